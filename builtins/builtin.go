@@ -1,0 +1,230 @@
+// Package builtins is the Starlark surface of plate: the types every builtin
+// family uses, the central wrapper that turns each call into a trace step,
+// and value conversion between Starlark and Go.
+//
+// A family lives in its own subpackage (builtins/core, builtins/kube, …) and
+// exposes a Plugin. builtins/registry lists every plugin in one place and
+// refuses duplicate names.
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/trace"
+)
+
+// Builtin describes one plate builtin: its name, signature, documentation,
+// effect and implementation. The signature and doc are the single source of
+// the reference (docs/builtins.md, `plate help BUILTIN`).
+type Builtin struct {
+	Name string
+	// Params are the parameter names in UnpackArgs form: "release",
+	// "namespace?" for optional ones, "*targets" for a variadic tuple.
+	// They name positional arguments in the trace.
+	Params []string
+	// Signature is the Python-style signature shown in docs, e.g.
+	// `helm_install(release, chart, namespace=None, …)`.
+	Signature string
+	// Doc is the reference text (Markdown).
+	Doc    string
+	Effect engine.Effect
+	// Pure builtins build values (secret) and emit no trace event; they
+	// are still wrapped so that a panic becomes a positioned error.
+	Pure bool
+	// Fn implements the builtin. It unpacks its arguments with c.Unpack,
+	// sets c.Report.Summary, and returns its value.
+	Fn func(c *Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+}
+
+// Plugin is a family of builtins.
+type Plugin interface {
+	// Name is the family name ("helm", "kube", "core").
+	Name() string
+	Builtins() []Builtin
+}
+
+// Run is the per-pass state builtins reach through the thread.
+type Run struct {
+	Ctx    context.Context
+	Engine *engine.Engine
+	// Root is the absolute project root; plan files are named relative to it.
+	Root string
+}
+
+const runKey = "plate.run"
+
+// SetRun attaches r to thread.
+func SetRun(thread *starlark.Thread, r *Run) { thread.SetLocal(runKey, r) }
+
+// RunOf returns the run attached to thread.
+func RunOf(thread *starlark.Thread) *Run {
+	r, _ := thread.Local(runKey).(*Run)
+	return r
+}
+
+// Call is one invocation of a builtin.
+type Call struct {
+	Thread *starlark.Thread
+	Ctx    context.Context
+	Engine *engine.Engine
+	Step   *engine.Step
+	// Report is the step's report; set its Summary and Detail.
+	Report *engine.Report
+	Name   string
+	run    *Run
+	file   string
+}
+
+// Unpack unpacks the arguments like starlark.UnpackArgs, in the builtin's
+// name.
+func (c *Call) Unpack(args starlark.Tuple, kwargs []starlark.Tuple, pairs ...any) error {
+	return starlark.UnpackArgs(c.Name, args, kwargs, pairs...)
+}
+
+// Path resolves a path written in a plan: "//x" is relative to the project
+// root, an absolute path stays, anything else is relative to the directory
+// of the plan file that contains the call.
+func (c *Call) Path(p string) string {
+	return ResolvePath(c.run.Root, c.file, p)
+}
+
+// ResolvePath resolves p as Call.Path does, for a call in file (relative to
+// root).
+func ResolvePath(root, file, p string) string {
+	switch {
+	case strings.HasPrefix(p, "//"):
+		return filepath.Join(root, filepath.FromSlash(p[2:]))
+	case filepath.IsAbs(p):
+		return filepath.Clean(p)
+	}
+	dir := filepath.Dir(filepath.FromSlash(file))
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(root, dir)
+	}
+	return filepath.Join(dir, filepath.FromSlash(p))
+}
+
+// Wrap turns b into a Starlark builtin whose every call is a step of the
+// engine: position and redacted arguments recorded, events emitted, panics
+// recovered into errors at the call's position.
+func Wrap(b Builtin) *starlark.Builtin {
+	return starlark.NewBuiltin(b.Name, func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		run := RunOf(thread)
+		if run == nil {
+			return nil, fmt.Errorf("%s: called outside a plate run", b.Name)
+		}
+		if b.Pure {
+			c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Name: b.Name, run: run, Report: &engine.Report{}}
+			return callPure(b, c, args, kwargs)
+		}
+		pos, stack := Position(thread)
+		step := &engine.Step{
+			Builtin: b.Name,
+			Effect:  b.Effect,
+			Pos:     pos,
+			Stack:   stack,
+			Args:    trace.RedactArgs(namedArgs(b.Params, args, kwargs)),
+		}
+		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: pos.File}
+		var result starlark.Value
+		err := run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
+			c.Ctx, c.Report = ctx, r
+			v, err := b.Fn(c, args, kwargs)
+			result = v
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if result == nil {
+			result = starlark.None
+		}
+		return result, nil
+	})
+}
+
+func callPure(b Builtin, c *Call, args starlark.Tuple, kwargs []starlark.Tuple) (v starlark.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("internal error in %s: %v", b.Name, p)
+		}
+	}()
+	v, err = b.Fn(c, args, kwargs)
+	if err == nil && v == nil {
+		v = starlark.None
+	}
+	return v, err
+}
+
+// Position returns the plan position of the current builtin call and the
+// enclosing frames, outermost first.
+func Position(thread *starlark.Thread) (trace.Pos, []trace.Frame) {
+	stack := thread.CallStack()
+	// stack[len-1] is the builtin itself; stack[len-2] holds the call site.
+	n := len(stack)
+	if n < 2 {
+		return trace.Pos{}, nil
+	}
+	pos := toPos(stack[n-2].Pos.Filename(), int(stack[n-2].Pos.Line), int(stack[n-2].Pos.Col))
+	var frames []trace.Frame
+	for _, fr := range stack[:n-2] {
+		frames = append(frames, trace.Frame{Func: fr.Name, Pos: toPos(fr.Pos.Filename(), int(fr.Pos.Line), int(fr.Pos.Col))})
+	}
+	return pos, frames
+}
+
+func toPos(file string, line, col int) trace.Pos {
+	return trace.Pos{File: file, Line: line, Col: col}
+}
+
+// namedArgs names a call's arguments by the builtin's parameters, for the
+// trace. Values are converted to plain Go data with secrets still marked.
+func namedArgs(params []string, args starlark.Tuple, kwargs []starlark.Tuple) map[string]any {
+	out := map[string]any{}
+	var variadic string
+	var names []string
+	for _, p := range params {
+		p = strings.TrimSuffix(p, "?")
+		if strings.HasPrefix(p, "*") {
+			variadic = strings.TrimPrefix(p, "*")
+			continue
+		}
+		names = append(names, p)
+	}
+	var rest []any
+	for i, a := range args {
+		v := ForTrace(a)
+		if i < len(names) {
+			out[names[i]] = v
+		} else if variadic != "" {
+			rest = append(rest, v)
+		} else {
+			out[fmt.Sprintf("arg%d", i)] = v
+		}
+	}
+	if rest != nil {
+		out[variadic] = rest
+	}
+	for _, kv := range kwargs {
+		k, _ := starlark.AsString(kv[0])
+		out[k] = ForTrace(kv[1])
+	}
+	return out
+}
+
+// Names returns the sorted names of builtins, for suggestions and docs.
+func Names(bs []Builtin) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Name
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,51 @@
+// Package registry lists every builtin family of plate in one place.
+package registry
+
+import (
+	"fmt"
+	"sort"
+
+	"go.starlark.net/starlark"
+
+	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/builtins/core"
+	"github.com/plate-dev/plate/builtins/kube"
+)
+
+// Plugins returns every builtin family, in documentation order.
+func Plugins() []builtins.Plugin {
+	return []builtins.Plugin{
+		core.Plugin{},
+		kube.Plugin{},
+	}
+}
+
+// All returns every builtin, sorted by name. It fails on a duplicate name.
+func All(plugins []builtins.Plugin) ([]builtins.Builtin, error) {
+	seen := map[string]string{}
+	var out []builtins.Builtin
+	for _, p := range plugins {
+		for _, b := range p.Builtins() {
+			if prev, ok := seen[b.Name]; ok {
+				return nil, fmt.Errorf("builtin %q is defined by both the %s and the %s family", b.Name, prev, p.Name())
+			}
+			seen[b.Name] = p.Name()
+			out = append(out, b)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Predeclared returns the wrapped builtins of plugins as Starlark globals.
+func Predeclared(plugins []builtins.Plugin) (starlark.StringDict, error) {
+	all, err := All(plugins)
+	if err != nil {
+		return nil, err
+	}
+	d := make(starlark.StringDict, len(all))
+	for _, b := range all {
+		d[b.Name] = builtins.Wrap(b)
+	}
+	return d, nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plate-dev/plate/builtins/registry"
+	"github.com/plate-dev/plate/interp"
+	"github.com/plate-dev/plate/internal/exit"
+)
+
+func newCheckCmd(f *Factory, g *GlobalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check PLAN...",
+		Short: "Parse and resolve plans and the modules they load, and list their parameters",
+		Long: `Check parses and resolves each plan and every module it loads, without running
+any builtin: syntax errors, unknown names, missing modules, load cycles and
+names a module does not define are reported with file:line:col (exit code 2).
+For each good plan it prints the parameters it declares.`,
+		Args: cobra.MinimumNArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return []string{"star"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pre, err := registry.Predeclared(f.Plugins())
+			if err != nil {
+				return err
+			}
+			var first error
+			for _, path := range args {
+				plan, err := interp.Open(path, g.Root, pre)
+				if err == nil {
+					err = plan.Check(pre)
+				}
+				if err != nil {
+					if first == nil {
+						first = err
+					}
+					printError(f, err)
+					continue
+				}
+				fmt.Fprintf(f.IO.Out, "ok  %s\n", plan.Name)
+				fmt.Fprintln(f.IO.Out, indent(plan.ParamTable()))
+			}
+			if first != nil {
+				var xe *exit.Error
+				if errors.As(first, &xe) {
+					return &silent{code: xe.Code}
+				}
+				return &silent{code: exit.Usage}
+			}
+			return nil
+		},
+	}
+}
+
+// silent is an error already printed; it only carries the exit code.
+type silent struct{ code int }
+
+func (s *silent) Error() string { return "" }
+
+func indent(s string) string {
+	out := "  "
+	for _, r := range s {
+		out += string(r)
+		if r == '\n' {
+			out += "  "
+		}
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// FieldManager is the field manager plate applies with.
+const FieldManager = "plate"
+
+// Action says what an apply did, or would do in a dry pass.
+type Action string
+
+// Apply outcomes.
+const (
+	Created   Action = "created"
+	Updated   Action = "updated"
+	Unchanged Action = "unchanged"
+	Deleted   Action = "deleted"
+	Absent    Action = "absent"
+)
+
+// ObjectResult is the outcome for one object.
+type ObjectResult struct {
+	Ref    string // kind/name or kind/namespace/name
+	Action Action
+	Object *unstructured.Unstructured
+}
+
+// Resource finds the REST resource of obj's kind, refreshing discovery
+// once when the kind is unknown (a CRD may just have been created).
+func (c *Client) Resource(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil && meta.IsNoMatchError(err) {
+		c.Mapper.Reset()
+		m, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil, fmt.Errorf("the cluster has no kind %s (is its CRD installed?)", gvkString(gvk))
+		}
+		return nil, nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return c.Dynamic.Resource(m.Resource).Namespace(namespace), m, nil
+	}
+	return c.Dynamic.Resource(m.Resource), m, nil
+}
+
+func gvkString(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return gvk.Version + "/" + gvk.Kind
+	}
+	return gvk.Group + "/" + gvk.Version + "/" + gvk.Kind
+}
+
+// Ref names an object for messages and the trace.
+func Ref(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return fmt.Sprintf("%s/%s/%s", obj.GetKind(), ns, obj.GetName())
+	}
+	return obj.GetKind() + "/" + obj.GetName()
+}
+
+func (c *Client) dryRun() []string {
+	if c.ReadOnly {
+		return []string{metav1.DryRunAll}
+	}
+	return nil
+}
+
+// Apply server-side applies objs in order. Namespaced objects without a
+// namespace go to namespace. On a read-only client the apply is a
+// server-side dry run: validated and defaulted by the API server, never
+// stored.
+func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, namespace string) ([]ObjectResult, error) {
+	var out []ObjectResult
+	for _, obj := range objs {
+		obj = obj.DeepCopy()
+		ri, m, err := c.Resource(obj.GroupVersionKind(), "")
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", Ref(obj), err)
+		}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(namespace)
+			}
+			ri = c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace())
+		} else {
+			obj.SetNamespace("")
+		}
+		before, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			before, err = nil, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", Ref(obj), err)
+		}
+		after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
+			FieldManager: FieldManager,
+			Force:        true,
+			DryRun:       c.dryRun(),
+		})
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", Ref(obj), err)
+		}
+		act := Created
+		if before != nil {
+			act = Updated
+			if sameContent(before, after) {
+				act = Unchanged
+			}
+		}
+		out = append(out, ObjectResult{Ref: Ref(after), Action: act, Object: after})
+	}
+	return out, nil
+}
+
+// sameContent compares two versions of an object, ignoring the fields the
+// API server changes on every write.
+func sameContent(a, b *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy().Object
+		unstructured.RemoveNestedField(c, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(c, "metadata", "managedFields")
+		unstructured.RemoveNestedField(c, "metadata", "generation")
+		unstructured.RemoveNestedField(c, "status")
+		return c
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+// Get reads one object; it returns nil, nil when the object does not exist.
+func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return obj, err
+}
+
+// Delete deletes one object (a server-side dry run on a read-only client).
+// It reports Absent when the object did not exist.
+func (c *Client) Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (Action, error) {
+	ri, _, err := c.Resource(gvk, namespace)
+	if err != nil {
+		return "", err
+	}
+	policy := metav1.DeletePropagationForeground
+	err = ri.Delete(ctx, name, metav1.DeleteOptions{DryRun: c.dryRun(), PropagationPolicy: &policy})
+	if apierrors.IsNotFound(err) {
+		return Absent, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return Deleted, nil
+}
+
+// ParseKind turns "Deployment", "deployment", "apps/v1/Deployment" or
+// "deployments.apps" into a GroupVersionKind using discovery.
+func (c *Client) ParseKind(kind string) (schema.GroupVersionKind, error) {
+	if strings.Count(kind, "/") >= 1 {
+		i := strings.LastIndex(kind, "/")
+		gv, err := schema.ParseGroupVersion(kind[:i])
+		if err != nil {
+			return schema.GroupVersionKind{}, fmt.Errorf("kind %q: %w", kind, err)
+		}
+		return gv.WithKind(kind[i+1:]), nil
+	}
+	gvr, gr := schema.ParseResourceArg(strings.ToLower(kind))
+	var gvk schema.GroupVersionKind
+	var err error
+	if gvr != nil {
+		gvk, err = c.Mapper.KindFor(*gvr)
+	}
+	if gvr == nil || err != nil {
+		gvk, err = c.Mapper.KindFor(gr.WithVersion(""))
+	}
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("unknown kind %q on %s", kind, c.Describe())
+	}
+	return gvk, nil
+}

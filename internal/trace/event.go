@@ -1,0 +1,105 @@
+// Package trace holds plate's trace: the structured events that every builtin
+// call produces, the redaction applied to their arguments, and the renderers
+// that turn them into human lines or JSON lines.
+//
+// Renderers only read events. The same events drive the terminal output, the
+// JSON lines, `plate test` recordings and golden files.
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the JSON lines schema (docs/trace.md).
+const SchemaVersion = 1
+
+// Phase is where a step is in its life.
+type Phase string
+
+// The phases of a step. A dry-run step ends in Planned; a live step goes
+// Started → (Progress…) → Done or Failed. Skipped steps never started.
+const (
+	Planned  Phase = "planned"
+	Started  Phase = "started"
+	Progress Phase = "progress"
+	Done     Phase = "done"
+	Failed   Phase = "failed"
+	Skipped  Phase = "skipped"
+)
+
+// Pass tells which evaluation of the plan an event belongs to.
+type Pass string
+
+// The passes of a run. `plate run` evaluates the plan in the Preflight pass
+// (nothing written) and then in the Run pass; `plate run --dry-run` only in
+// the DryRun pass.
+const (
+	DryRun    Pass = "dry-run"
+	Preflight Pass = "preflight"
+	Run       Pass = "run"
+)
+
+// Pos is a position in a plan file. File is relative to the project root
+// when the file lies under it.
+type Pos struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "-"
+	}
+	if p.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// Frame is one call frame of the Starlark stack.
+type Frame struct {
+	Func string `json:"func"`
+	Pos  Pos    `json:"pos"`
+}
+
+func (f Frame) String() string { return f.Pos.String() + " in " + f.Func }
+
+// Event is one thing that happened to one step.
+type Event struct {
+	Seq     int       `json:"seq"`
+	Step    string    `json:"step"`
+	Time    time.Time `json:"time"`
+	Pass    Pass      `json:"pass"`
+	Phase   Phase     `json:"phase"`
+	Builtin string    `json:"builtin"`
+	// Pos is the position of the builtin call in the plan.
+	Pos Pos `json:"pos"`
+	// Stack holds the enclosing Starlark frames, outermost first, when the
+	// call happened inside a function (possibly of a loaded module).
+	Stack []Frame `json:"stack,omitempty"`
+	// Args are the call's arguments by parameter name, already redacted.
+	Args map[string]any `json:"args,omitempty"`
+	// Needs lists the steps this step waits for.
+	Needs    []string      `json:"needs,omitempty"`
+	Summary  string        `json:"summary,omitempty"`
+	Duration time.Duration `json:"-"`
+	// Detail holds structured detail: a diff, readiness reasons, a report.
+	Detail any `json:"detail,omitempty"`
+}
+
+// Where returns the position followed by the enclosing frames, the way the
+// human renderer prints it under -v.
+func (e Event) Where() string {
+	if len(e.Stack) == 0 {
+		return e.Pos.String()
+	}
+	parts := make([]string, 0, len(e.Stack)+1)
+	parts = append(parts, e.Pos.String())
+	for i := len(e.Stack) - 1; i >= 0; i-- {
+		parts = append(parts, "called from "+e.Stack[i].String())
+	}
+	return strings.Join(parts, "\n    ")
+}

@@ -1,0 +1,196 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// TextOptions control the human renderer.
+type TextOptions struct {
+	// Color adds ANSI colours (only on a terminal, and never with NO_COLOR).
+	Color bool
+	// Verbose prints arguments, call stacks and details under each line.
+	Verbose int
+	// ShowStarted prints started events too; otherwise only their closing
+	// event is printed (the live progress view shows what is running).
+	ShowStarted bool
+}
+
+// Text renders events as compact aligned lines:
+//
+//	done     plans/deploy_stg.star:20:5      helm_install   install rev 1            1.2s
+type Text struct {
+	w    io.Writer
+	opts TextOptions
+}
+
+// NewText returns a human renderer writing to w.
+func NewText(w io.Writer, opts TextOptions) *Text { return &Text{w: w, opts: opts} }
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiDim    = "\x1b[2m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+func phaseColor(p Phase) string {
+	switch p {
+	case Done:
+		return ansiGreen
+	case Failed:
+		return ansiRed + ansiBold
+	case Planned:
+		return ansiYellow
+	case Started, Progress:
+		return ansiCyan
+	case Skipped:
+		return ansiDim
+	}
+	return ""
+}
+
+func (t *Text) paint(color, s string) string {
+	if !t.opts.Color || color == "" {
+		return s
+	}
+	return color + s + ansiReset
+}
+
+// Emit writes one event.
+func (t *Text) Emit(e Event) {
+	if e.Phase == Started && !t.opts.ShowStarted {
+		return
+	}
+	if e.Phase == Progress && t.opts.Verbose == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(t.paint(phaseColor(e.Phase), fmt.Sprintf("%-8s", e.Phase)))
+	b.WriteString(" ")
+	b.WriteString(t.paint(ansiDim, fmt.Sprintf("%-32s", e.Pos.String())))
+	b.WriteString(" ")
+	b.WriteString(fmt.Sprintf("%-14s", e.Builtin))
+	b.WriteString(" ")
+	b.WriteString(e.Summary)
+	if e.Duration > 0 && (e.Phase == Done || e.Phase == Failed) {
+		b.WriteString(t.paint(ansiDim, "  ("+FormatDuration(e.Duration)+")"))
+	}
+	line := strings.TrimRight(b.String(), " ")
+	fmt.Fprintln(t.w, line)
+	if t.opts.Verbose > 0 {
+		for i := len(e.Stack) - 1; i >= 0; i-- {
+			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
+		}
+		if len(e.Needs) > 0 {
+			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(e.Needs, ", "))
+		}
+		for _, k := range sortedKeys(e.Args) {
+			v, _ := json.Marshal(e.Args[k])
+			fmt.Fprintf(t.w, "         %s=%s\n", k, v)
+		}
+		if d := detailText(e.Detail); d != "" {
+			for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
+				fmt.Fprintf(t.w, "         %s\n", l)
+			}
+		}
+	}
+}
+
+// Texter is implemented by details that know how to print themselves.
+type Texter interface{ Text() string }
+
+func detailText(d any) string {
+	switch d := d.(type) {
+	case nil:
+		return ""
+	case string:
+		return d
+	case Texter:
+		return d.Text()
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return fmt.Sprint(d)
+	}
+	return string(b)
+}
+
+// FormatDuration prints a duration the way the trace shows it: 350ms, 1.2s, 2m3s.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.String()
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// JSON renders each event as one JSON object on its own line (schema in
+// docs/trace.md).
+type JSON struct {
+	w   io.Writer
+	enc *json.Encoder
+}
+
+// NewJSON returns a JSON lines renderer writing to w.
+func NewJSON(w io.Writer) *JSON {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &JSON{w: w, enc: enc}
+}
+
+type jsonEvent struct {
+	V int `json:"v"`
+	Event
+	Time       string `json:"time"`
+	DurationMS *int64 `json:"duration_ms,omitempty"`
+}
+
+// Emit writes one event.
+func (j *JSON) Emit(e Event) {
+	je := jsonEvent{V: SchemaVersion, Event: e, Time: e.Time.UTC().Format(time.RFC3339Nano)}
+	if e.Phase == Done || e.Phase == Failed {
+		ms := e.Duration.Milliseconds()
+		je.DurationMS = &ms
+	}
+	if err := j.enc.Encode(je); err != nil {
+		fmt.Fprintf(j.w, "{\"v\":%d,\"error\":%q}\n", SchemaVersion, err.Error())
+	}
+}
+
+// Counts tallies closing events per phase, for a run's summary line.
+func Counts(events []Event) map[Phase]int {
+	m := map[Phase]int{}
+	for _, e := range events {
+		switch e.Phase {
+		case Planned, Done, Failed, Skipped:
+			m[e.Phase]++
+		}
+	}
+	return m
+}
+
+// SummaryLine prints counts in a fixed order: "3 done, 1 failed, 2 skipped".
+func SummaryLine(m map[Phase]int) string {
+	var parts []string
+	order := []Phase{Planned, Done, Failed, Skipped}
+	for _, p := range order {
+		if m[p] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[p], p))
+		}
+	}
+	if len(parts) == 0 {
+		return "no steps"
+	}
+	return strings.Join(parts, ", ")
+}
