@@ -1,0 +1,42 @@
+// Package localcluster runs a real, local Kubernetes control plane for
+// plate's tests, benchmarks and demos.
+//
+// There is no container engine here, so the cluster is made of the real
+// control-plane binaries (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler) plus kwok, which simulates nodes and kubelets: pods are
+// scheduled onto fake nodes and turn Ready without running any container.
+//
+// The binaries are built from pinned versions through the Go module proxy
+// into a cache directory keyed by version (see [EnsureBinaries]); the build
+// uses a generated throwaway module in a temporary directory, so none of
+// these build-only dependencies enter plate's own go.mod.
+//
+// Everything listens on 127.0.0.1 only. Each process is started in its own
+// process group and recorded in a pid file; [Cluster.Stop] stops exactly
+// those pids, and a later Start or `plate-localcluster down` cleans up
+// leftovers of a run that was killed.
+//
+// Simulated behaviour (kwok stages, see stages/*.yaml):
+//
+//   - a pod without annotations turns Running and Ready right away;
+//   - annotation plate.dev/ready-delay: "3s" keeps a pod Running but not
+//     Ready for that long (a "slow branch");
+//   - annotation plate.dev/simulate selects a failure:
+//     image-pull-backoff (ErrImagePull, then ImagePullBackOff),
+//     crash-loop (CrashLoopBackOff with a rising restartCount),
+//     never-ready (Running, never Ready),
+//     init-fail (first init container terminated with exit code 1);
+//     an image from the registry "registry.invalid/" also gets
+//     image-pull-backoff;
+//   - StorageClass "standard" (Immediate): claims are provisioned and Bound
+//     at once; StorageClass "openebs-hostpath" (WaitForFirstConsumer): claims
+//     stay Pending until the scheduler selects a node for a consuming pod,
+//     then they are provisioned and Bound;
+//   - Services of type LoadBalancer get a loopback ingress IP
+//     (127.240.x.y) like MetalLB would give one, unless annotated
+//     plate.dev/lb-pending: "true".
+//
+// Tests use one shared control plane per package through [Main] in TestMain
+// and [ForTest] in each test; PLATE_LOCALCLUSTER_KUBECONFIG points tests at
+// a cluster started by `make cluster-up` instead.
+package localcluster
