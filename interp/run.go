@@ -30,6 +30,9 @@ type RunOptions struct {
 	Params map[string]starlark.Value
 	// MaxSteps bounds the execution steps per module (0: DefaultMaxSteps).
 	MaxSteps uint64
+	// ThreadInit, if set, prepares every thread (the plan's and each
+	// loaded module's): tests attach reporters here.
+	ThreadInit func(*starlark.Thread)
 }
 
 // Exec evaluates the plan once, as one pass of the engine. Loaded modules
@@ -92,6 +95,9 @@ func (l *loader) newThread(name string) *starlark.Thread {
 	t.SetMaxExecutionSteps(max)
 	t.Print = l.print
 	builtins.SetRun(t, &builtins.Run{Ctx: l.ctx, Engine: l.opts.Engine, Root: l.plan.Root})
+	if l.opts.ThreadInit != nil {
+		l.opts.ThreadInit(t)
+	}
 	return t
 }
 

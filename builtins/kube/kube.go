@@ -3,6 +3,7 @@
 package kube
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,6 +68,9 @@ it did not exist.`,
 
 func client(c *builtins.Call) (*kc.Client, error) {
 	cl, err := c.Engine.Kube()
+	if errors.Is(err, engine.ErrOffline) {
+		return nil, exit.Errorf(exit.Usage, "%s reads the cluster, which --offline forbids", c.Name)
+	}
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
 	}
@@ -92,6 +96,22 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	}
 	if len(objs) == 0 {
 		return nil, exit.Errorf(exit.Usage, "kube_apply: no objects given (pass manifest= or file=)")
+	}
+	if c.Engine.Offline() {
+		out := make([]starlark.Value, 0, len(objs))
+		var refs []string
+		for _, o := range objs {
+			refs = append(refs, kc.Ref(o))
+			v, err := builtins.FromGo(o.Object)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		c.Report.Summary = fmt.Sprintf("would apply %s (offline: not checked by an API server)", strings.Join(refs, ", "))
+		l := starlark.NewList(out)
+		l.Freeze()
+		return l, nil
 	}
 	cl, err := client(c)
 	if err != nil {
@@ -266,4 +286,3 @@ func del(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 	}
 	return starlark.True, nil
 }
-

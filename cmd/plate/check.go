@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plate-dev/plate/builtins/registry"
-	"github.com/plate-dev/plate/interp"
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/interp"
 )
 
 func newCheckCmd(f *Factory, g *GlobalOptions) *cobra.Command {

@@ -10,11 +10,11 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/builtins/registry"
-	"github.com/plate-dev/plate/interp"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/trace"
+	"github.com/plate-dev/plate/interp"
 )
 
 // RunOptions are the options of `plate run`.
@@ -24,6 +24,7 @@ type RunOptions struct {
 	Params   []string
 	DryRun   bool
 	Yes      bool
+	Offline  bool
 	MaxSteps uint64
 }
 
@@ -61,6 +62,7 @@ diffs are computed), nothing is written.`,
 	fl.StringArrayVarP(&opts.Params, "param", "p", nil, "set a plan parameter: -p name=value (repeatable)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the trace of every side effect and write nothing")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "answer yes to every confirm() (recorded in the trace)")
+	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -143,6 +145,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if opts.Offline && !opts.DryRun {
+		return exit.Errorf(exit.Usage, "--offline goes with --dry-run: a real run needs a cluster")
+	}
 	p, err := prepare(f, opts.GlobalOptions, opts.Plan, opts.Params)
 	if err != nil {
 		return err
@@ -171,6 +176,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			Yes:      opts.Yes,
 			Kube:     kubeSettings,
 			Stdout:   f.IO.Out,
+			Offline:  opts.Offline,
 		})
 		err := p.plan.Exec(ctx, interp.RunOptions{
 			Engine:      eng,
@@ -242,5 +248,3 @@ func (o *output) footer(ps trace.Pass, events []trace.Event, err error) {
 	}
 	fmt.Fprintf(o.w, "== %s %s: %s\n", ps, status, trace.SummaryLine(trace.Counts(events)))
 }
-
-

@@ -55,7 +55,13 @@ type Options struct {
 	Kube kube.Settings
 	// Stdout receives print() output that is not part of the trace.
 	Stdout io.Writer
+	// Offline forbids contacting any cluster (dry-run --offline): builtins
+	// render and validate locally.
+	Offline bool
 }
+
+// ErrOffline is returned by Kube in an offline dry run.
+var ErrOffline = errors.New("offline: no cluster is contacted (--offline)")
 
 // Engine runs the steps of one pass of a plan.
 type Engine struct {
@@ -88,6 +94,9 @@ func (e *Engine) Writes() bool { return e.opts.Pass == trace.Run }
 // Recorder returns the trace recorder.
 func (e *Engine) Recorder() *trace.Recorder { return e.opts.Recorder }
 
+// Offline reports whether this is an offline dry run.
+func (e *Engine) Offline() bool { return e.opts.Offline }
+
 // Yes reports whether --yes was given.
 func (e *Engine) Yes() bool { return e.opts.Yes }
 
@@ -102,6 +111,10 @@ func (e *Engine) KubeSettings() kube.Settings { return e.opts.Kube }
 // server-side dry run.
 func (e *Engine) Kube() (*kube.Client, error) {
 	e.kubeOnce.Do(func() {
+		if e.opts.Offline {
+			e.kubeErr = ErrOffline
+			return
+		}
 		e.kube, e.kubeErr = kube.Connect(e.opts.Kube, !e.Writes())
 	})
 	return e.kube, e.kubeErr
@@ -155,9 +168,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 		switch {
 		case err != nil:
 			phase = trace.Failed
-			if r.Summary == "" {
-				r.Summary = firstLine(err)
-			}
+			r.Summary = firstLine(err)
 		case phase != "":
 		case e.Writes() || s.Effect == Read:
 			phase = trace.Done

@@ -26,7 +26,12 @@ func Redact(v any) any {
 		return Redacted
 	case map[string]any:
 		out := make(map[string]any, len(v))
+		isSecret := v["kind"] == "Secret"
 		for k, x := range v {
+			if isSecret && (k == "data" || k == "stringData") && x != nil {
+				out[k] = redactValues(x)
+				continue
+			}
 			if SecretName(k) && x != nil {
 				out[k] = Redacted
 				continue
@@ -43,6 +48,19 @@ func Redact(v any) any {
 	default:
 		return v
 	}
+}
+
+// redactValues keeps a Secret's keys visible and hides every value.
+func redactValues(x any) any {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return Redacted
+	}
+	out := make(map[string]any, len(m))
+	for k := range m {
+		out[k] = Redacted
+	}
+	return out
 }
 
 // RedactArgs redacts a builtin's arguments; an argument whose name looks

@@ -92,8 +92,7 @@ func (t *Text) Emit(e Event) {
 			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(e.Needs, ", "))
 		}
 		for _, k := range sortedKeys(e.Args) {
-			v, _ := json.Marshal(e.Args[k])
-			fmt.Fprintf(t.w, "         %s=%s\n", k, v)
+			fmt.Fprintf(t.w, "         %s=%s\n", k, compactJSON(e.Args[k]))
 		}
 		if d := detailText(e.Detail); d != "" {
 			for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
@@ -101,6 +100,16 @@ func (t *Text) Emit(e Event) {
 			}
 		}
 	}
+}
+
+func compactJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // Texter is implemented by details that know how to print themselves.

@@ -1,0 +1,114 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRedact(t *testing.T) {
+	in := map[string]any{
+		"name":     "api",
+		"password": "p",
+		"nested":   map[string]any{"apiToken": "t", "list": []any{map[string]any{"secretKey": "k", "ok": 1}}},
+		"marked":   Secret{Value: "s"},
+		"nil_key":  nil,
+		"secret":   nil,
+		"obj":      map[string]any{"kind": "Secret", "data": map[string]any{"a": "YQ=="}, "stringData": map[string]any{"b": "c"}},
+		"cm":       map[string]any{"kind": "ConfigMap", "data": map[string]any{"a": "visible"}},
+	}
+	want := map[string]any{
+		"name":     "api",
+		"password": Redacted,
+		"nested":   map[string]any{"apiToken": Redacted, "list": []any{map[string]any{"secretKey": Redacted, "ok": 1}}},
+		"marked":   Redacted,
+		"nil_key":  nil,
+		"secret":   nil,
+		"obj":      map[string]any{"kind": "Secret", "data": map[string]any{"a": Redacted}, "stringData": map[string]any{"b": Redacted}},
+		"cm":       map[string]any{"kind": "ConfigMap", "data": map[string]any{"a": "visible"}},
+	}
+	if d := cmp.Diff(want, Redact(in)); d != "" {
+		t.Errorf("Redact (-want +got):\n%s", d)
+	}
+	if in["password"] != "p" {
+		t.Error("Redact changed its input")
+	}
+}
+
+// Events emitted from many goroutines keep unique, gap-free sequence
+// numbers, arrive whole at the sink, and each step's duration is measured
+// from its own start.
+func TestRecorderConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); clock = clock.Add(time.Millisecond); return clock }
+	r := NewRecorder(now, NewJSON(&buf))
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := r.NewStep()
+			r.Emit(Event{Step: id, Phase: Started, Builtin: "x"})
+			r.Emit(Event{Step: id, Phase: Done, Builtin: "x"})
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 100 {
+		t.Fatalf("got %d lines, want 100", len(lines))
+	}
+	seen := map[float64]bool{}
+	for _, l := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("torn line %q: %v", l, err)
+		}
+		seen[ev["seq"].(float64)] = true
+		if ev["phase"] == "done" && ev["duration_ms"].(float64) <= 0 {
+			t.Errorf("done event without a duration: %s", l)
+		}
+	}
+	for i := 1; i <= 100; i++ {
+		if !seen[float64(i)] {
+			t.Errorf("sequence number %d missing", i)
+		}
+	}
+}
+
+func TestTextRenderer(t *testing.T) {
+	var buf bytes.Buffer
+	tx := NewText(&buf, TextOptions{Verbose: 1})
+	tx.Emit(Event{Phase: Done, Builtin: "helm_install", Pos: Pos{File: "plans/a.star", Line: 3, Col: 1},
+		Stack: []Frame{{Func: "<toplevel>", Pos: Pos{File: "plans/b.star", Line: 9, Col: 5}}},
+		Summary: "install rev 1", Duration: 1500 * time.Millisecond, Args: map[string]any{"release": "api"}})
+	want := "done     plans/a.star:3:1                 helm_install   install rev 1  (1.5s)\n" +
+		"         called from plans/b.star:9:5 in <toplevel>\n" +
+		"         release=\"api\"\n"
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	buf.Reset()
+	NewText(&buf, TextOptions{Color: true}).Emit(Event{Phase: Failed, Builtin: "x", Summary: "boom"})
+	if !strings.Contains(buf.String(), "\x1b[31m") {
+		t.Errorf("a failed event on a colour terminal is not red: %q", buf.String())
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		350 * time.Millisecond:  "350ms",
+		1200 * time.Millisecond: "1.2s",
+		123 * time.Second:       "2m3s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
