@@ -20,12 +20,13 @@ import (
 // RunOptions are the options of `plate run`.
 type RunOptions struct {
 	*GlobalOptions
-	Plan     string
-	Params   []string
-	DryRun   bool
-	Yes      bool
-	Offline  bool
-	MaxSteps uint64
+	Plan        string
+	Params      []string
+	DryRun      bool
+	Yes         bool
+	Offline     bool
+	KubeVersion string
+	MaxSteps    uint64
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -63,6 +64,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the trace of every side effect and write nothing")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "answer yes to every confirm() (recorded in the trace)")
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
+	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -170,13 +172,14 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	pass := func(ps trace.Pass) error {
 		rec := out.recorder(f)
 		eng := engine.New(engine.Options{
-			Pass:     ps,
-			Recorder: rec,
-			Prompter: f.IO,
-			Yes:      opts.Yes,
-			Kube:     kubeSettings,
-			Stdout:   f.IO.Out,
-			Offline:  opts.Offline,
+			Pass:        ps,
+			Recorder:    rec,
+			Prompter:    f.IO,
+			Yes:         opts.Yes,
+			Kube:        kubeSettings,
+			Stdout:      f.IO.Out,
+			Offline:     opts.Offline,
+			KubeVersion: opts.KubeVersion,
 		})
 		err := p.plan.Exec(ctx, interp.RunOptions{
 			Engine:      eng,

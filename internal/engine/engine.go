@@ -58,6 +58,9 @@ type Options struct {
 	// Offline forbids contacting any cluster (dry-run --offline): builtins
 	// render and validate locally.
 	Offline bool
+	// KubeVersion is the Kubernetes version an offline render assumes
+	// (--kube-version); default kube.DefaultVersion.
+	KubeVersion string
 }
 
 // ErrOffline is returned by Kube in an offline dry run.
@@ -96,6 +99,14 @@ func (e *Engine) Recorder() *trace.Recorder { return e.opts.Recorder }
 
 // Offline reports whether this is an offline dry run.
 func (e *Engine) Offline() bool { return e.opts.Offline }
+
+// KubeVersion is the Kubernetes version an offline render assumes.
+func (e *Engine) KubeVersion() string {
+	if e.opts.KubeVersion == "" {
+		return kube.DefaultVersion
+	}
+	return e.opts.KubeVersion
+}
 
 // Yes reports whether --yes was given.
 func (e *Engine) Yes() bool { return e.opts.Yes }

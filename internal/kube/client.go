@@ -18,6 +18,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// DefaultVersion is the Kubernetes version an offline render assumes unless
+// --kube-version says otherwise: the version of the local control plane that
+// plate is tested against (never the Helm SDK's silent v1.20 default).
+const DefaultVersion = "v1.37.2"
+
 // Settings say which cluster to talk to, as kubectl's flags do.
 type Settings struct {
 	// Kubeconfig is the kubeconfig path; empty means $KUBECONFIG or ~/.kube/config.
