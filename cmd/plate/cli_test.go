@@ -209,8 +209,8 @@ func TestVerboseTraceShowsStackAndRedactsSecrets(t *testing.T) {
 			t.Errorf("secret value leaked:\n%s", out)
 		}
 	}
-	if !strings.Contains(r.out, "visible") {
-		t.Errorf("plain values should stay visible:\n%s", r.out)
+	if !strings.Contains(r.out, `"mode":"visible"`) || strings.Contains(r.out, "also-hidden") {
+		t.Errorf("plain values should stay visible and Secret data hidden:\n%s", r.out)
 	}
 }
 
