@@ -154,7 +154,7 @@ func (e *evaluator) pod() Result {
 		if pr.state == Failed {
 			return pr.result()
 		}
-		res.Reason, res.Message, res.RecheckAfter = pr.reason, joinMsg(res.Message, pr.message), pr.recheck
+		res.Reason, res.Message, res.RecheckAfter = pr.reason, pr.message, pr.recheck
 		res.Pod, res.Container, res.InitContainer, res.LastTermination = pr.pod, pr.container, pr.init, pr.lastTermination
 	}
 	return res
@@ -337,7 +337,11 @@ func (e *evaluator) containerProblem(p *corev1.Pod, cs *corev1.ContainerStatus, 
 		return pr
 	}
 	if last != nil && last.Reason == ReasonOOMKilled && e.opts.OOMKills > 0 && cs.RestartCount >= e.opts.OOMKills {
-		pr := newProblem(ReasonOOMKilled, fmt.Sprintf("killed for exceeding its memory limit, %s", plural(int64(cs.RestartCount), "restart")))
+		limit := "its memory limit"
+		if q, ok := memoryLimit(p, cs.Name); ok {
+			limit += " (" + q + ")"
+		}
+		pr := newProblem(ReasonOOMKilled, fmt.Sprintf("killed for exceeding %s, %s", limit, plural(int64(cs.RestartCount), "restart")))
 		pr.state = Failed
 		return pr
 	}
@@ -366,6 +370,22 @@ func (e *evaluator) containerProblem(p *corev1.Pod, cs *corev1.ContainerStatus, 
 		grace = e.opts.ContainerErrorGrace
 	}
 	return e.applyGrace(newProblem(w.Reason, w.Message), e.graceStart(p, cs.Name, class), grace)
+}
+
+// memoryLimit returns the memory limit of the named container, if set.
+func memoryLimit(p *corev1.Pod, name string) (string, bool) {
+	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range list {
+			if list[i].Name != name {
+				continue
+			}
+			if q, ok := list[i].Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.String(), true
+			}
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // graceStart is the earliest evidence of a problem: the first timestamp of a
