@@ -2,6 +2,7 @@ package readiness
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -161,9 +162,31 @@ func (e *evaluator) generic() Result {
 	return Result{State: Unknown, Reason: orDefault(reason, string(res.Status)), Message: res.Message}
 }
 
-// convert decodes the evaluated object into a typed struct.
+// convert decodes the evaluated object into a typed struct. It skips the
+// parts no rule reads and that dominate the cost of the reflective
+// conversion: metadata.managedFields and the pod templates of workloads. The
+// object itself is not modified (only the maps on the way are copied).
 func (e *evaluator) convert(into any) error {
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.obj.Object, into); err != nil {
+	content := e.obj.Object
+	cloned := false
+	set := func(key string, v any) {
+		if !cloned {
+			content, cloned = maps.Clone(content), true
+		}
+		content[key] = v
+	}
+	if md, ok := content["metadata"].(map[string]any); ok && md["managedFields"] != nil {
+		md = maps.Clone(md)
+		delete(md, "managedFields")
+		set("metadata", md)
+	}
+	if spec, ok := content["spec"].(map[string]any); ok && (spec["template"] != nil || spec["volumeClaimTemplates"] != nil) {
+		spec = maps.Clone(spec)
+		delete(spec, "template")
+		delete(spec, "volumeClaimTemplates")
+		set("spec", spec)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(content, into); err != nil {
 		return fmt.Errorf("decoding %s: %w", e.obj.GetKind(), err)
 	}
 	return nil
