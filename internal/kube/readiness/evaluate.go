@@ -22,11 +22,13 @@ func Evaluate(obj *unstructured.Unstructured, rel Related, opts Options, now tim
 		return Result{State: NotFound, Reason: "NotFound", Message: "object does not exist"}
 	}
 	opts = opts.withDefaults()
-	if r, ok := findRule(opts.Rules, obj); ok {
-		return evalRule(r, obj)
-	}
 	e := &evaluator{obj: obj, rel: rel, opts: opts, now: now}
-	res := e.evaluate()
+	var res Result
+	if r, ok := findRule(opts.Rules, obj); ok {
+		res = evalRule(r, obj)
+	} else {
+		res = e.evaluate()
+	}
 	if res.State == Failed && opts.MaxEvents > 0 && res.Events == nil {
 		res.Events = formatEvents(relevantEvents(rel.Events, e.eventRefs(res.Pod), opts.MaxEvents))
 	}
@@ -102,12 +104,8 @@ func (e *evaluator) evaluate() Result {
 	if gk == gkNamespace {
 		return e.namespace()
 	}
-	if ts := e.obj.GetDeletionTimestamp(); ts != nil {
-		msg := "object is being deleted"
-		if f := e.obj.GetFinalizers(); len(f) > 0 {
-			msg += " (finalizers: " + strings.Join(f, ", ") + ")"
-		}
-		return Result{State: Progressing, Reason: ReasonTerminating, Message: msg}
+	if res, deleting := deletion(e.obj); deleting {
+		return res
 	}
 	switch gk {
 	case gkDeployment:
@@ -137,6 +135,19 @@ func (e *evaluator) evaluate() Result {
 		return Result{State: Ready, Message: "exists"}
 	}
 	return e.generic()
+}
+
+// deletion reports an object with a deletionTimestamp as Progressing: it
+// will disappear, and the caller may see a recreated object (new UID) next.
+func deletion(obj *unstructured.Unstructured) (Result, bool) {
+	if obj.GetDeletionTimestamp() == nil {
+		return Result{}, false
+	}
+	msg := "object is being deleted"
+	if f := obj.GetFinalizers(); len(f) > 0 {
+		msg += " (finalizers: " + strings.Join(f, ", ") + ")"
+	}
+	return Result{State: Progressing, Reason: ReasonTerminating, Message: msg}, true
 }
 
 // generic delegates to kstatus for kinds without a built-in rule.

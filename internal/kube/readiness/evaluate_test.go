@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -57,7 +59,8 @@ func TestEvaluate(t *testing.T) {
 		file string
 		at   time.Duration // offset from baseNow
 		opts Options
-		rel  func(*Related)
+		obj  func(*unstructured.Unstructured) // optional change to the object
+		rel  func(*Related)                   // optional change to the related objects
 		want Result
 	}{
 		// Deployments.
@@ -281,6 +284,9 @@ func TestEvaluate(t *testing.T) {
 			want: Result{State: Ready, Message: "established"}},
 		{name: "crd not established", file: "crd-not-established.yaml",
 			want: Result{State: Progressing, Reason: "NotEstablished", Message: "Established=False: the initial names have been accepted"}},
+		{name: "crd just created", file: "crd-established.yaml",
+			obj:  func(u *unstructured.Unstructured) { unstructured.RemoveNestedField(u.Object, "status") },
+			want: Result{State: Progressing, Reason: "AwaitingNames", Message: "waiting for the names to be accepted"}},
 		{name: "crd names conflict", file: "crd-names-conflict.yaml",
 			want: Result{State: Failed, Reason: ReasonNamesNotAccepted, Message: `NamesAccepted=False: "wd" is already in use`}},
 		{name: "namespace active", file: "namespace-active.yaml",
@@ -316,6 +322,26 @@ func TestEvaluate(t *testing.T) {
 		{name: "rule by condition: failed", file: "cr-custom-conditions.yaml",
 			opts: Options{Rules: []Rule{widgetRule("Synced", "Healthy", "False")}},
 			want: Result{State: Failed, Reason: "ProbeFailing", Message: "Healthy=False: 2 of 3 gadgets unhealthy"}},
+		{name: "rule by condition: failed result carries events", file: "cr-custom-conditions.yaml",
+			opts: Options{Rules: []Rule{widgetRule("Synced", "Healthy", "False")}},
+			rel: func(r *Related) {
+				r.Events = []*corev1.Event{{
+					ObjectMeta: metav1.ObjectMeta{Name: "purple.18a3c6f9", Namespace: "shop"},
+					InvolvedObject: corev1.ObjectReference{APIVersion: "example.com/v1", Kind: "Widget", Namespace: "shop",
+						Name: "purple"},
+					Reason: "ProbeFailed", Message: "gadget-2: connection refused", Type: corev1.EventTypeWarning,
+					FirstTimestamp: metav1.NewTime(baseNow.Add(-time.Minute)), LastTimestamp: metav1.NewTime(baseNow.Add(-time.Second)), Count: 6,
+				}}
+			},
+			want: Result{State: Failed, Reason: "ProbeFailing", Message: "Healthy=False: 2 of 3 gadgets unhealthy",
+				Events: []string{"Warning ProbeFailed Widget/purple: gadget-2: connection refused (x6)"}}},
+		{name: "rule by condition: object being deleted", file: "cr-custom-conditions.yaml",
+			opts: Options{Rules: []Rule{widgetRule("Synced", "", "")}},
+			obj: func(u *unstructured.Unstructured) {
+				ts := metav1.NewTime(baseNow.Add(-time.Second))
+				u.SetDeletionTimestamp(&ts)
+			},
+			want: Result{State: Progressing, Reason: ReasonTerminating, Message: "object is being deleted"}},
 		{name: "rule by condition: condition not reported", file: "cr-custom-conditions.yaml",
 			opts: Options{Rules: []Rule{widgetRule("Available", "", "")}},
 			want: Result{State: Progressing, Reason: "AwaitingAvailable", Message: "condition Available not reported yet"}},
@@ -356,6 +382,9 @@ func TestEvaluate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := loadFixture(t, tt.file)
+			if tt.obj != nil {
+				tt.obj(f.obj)
+			}
 			if tt.rel != nil {
 				tt.rel(&f.rel)
 			}

@@ -50,7 +50,7 @@ func (e *evaluator) crd() Result {
 	case hasEst && est.Status == "True" && hasNames && names.Status == "True":
 		return Result{State: Ready, Message: "established"}
 	case !hasNames || names.Status != "True":
-		return Result{State: Progressing, Reason: "NamesNotAccepted", Message: "waiting for names to be accepted"}
+		return Result{State: Progressing, Reason: "AwaitingNames", Message: "waiting for the names to be accepted"}
 	case hasEst:
 		return Result{State: Progressing, Reason: "NotEstablished", Message: condMessage(est)}
 	}

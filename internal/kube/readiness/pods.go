@@ -223,14 +223,16 @@ func (p *problem) result() Result {
 }
 
 // worstProblem returns the most severe problem among live pods (a Failed one
-// before a pending one; ties broken by pod name), or nil.
-func (e *evaluator) worstProblem(pods []*corev1.Pod, skipTerminal bool) *problem {
+// before a pending one; ties broken by pod name), or nil. Terminating pods and
+// pods that finished (Succeeded, or Failed, e.g. evicted: their controller
+// replaces them, and a Job counts them against its backoffLimit) are skipped.
+func (e *evaluator) worstProblem(pods []*corev1.Pod) *problem {
 	var worst *problem
 	for _, p := range pods {
 		if p == nil || p.DeletionTimestamp != nil {
 			continue
 		}
-		if skipTerminal && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		pr := e.podProblem(p)

@@ -20,11 +20,14 @@ type RuleFunc func(obj *unstructured.Unstructured) (State, string, error)
 // A condition rule reads status.conditions: the object is Ready when the
 // condition ReadyCondition has status ReadyStatus, Failed when the condition
 // FailedCondition (if set) has status FailedStatus, and Progressing
-// otherwise. Before that, like every built-in rule, it waits until
+// otherwise. Before that, like the built-in rules, it reports an object being
+// deleted as Progressing (reason Terminating) and waits until
 // status.observedGeneration (when present) and the condition's own
 // observedGeneration (when present) have caught up with metadata.generation.
 //
 // A callback rule hands the object to Func and nothing else is checked.
+//
+// Failed results of both kinds carry recent events, like built-in ones.
 type Rule struct {
 	// Name labels the rule in messages and is the Reason of non-Ready
 	// callback results. Default "PlanRule".
@@ -119,6 +122,9 @@ func evalRule(r Rule, obj *unstructured.Unstructured) Result {
 		}
 	}
 
+	if res, deleting := deletion(obj); deleting {
+		return res
+	}
 	if res, judged := generationCheck(obj, false); !judged {
 		return res
 	}

@@ -273,7 +273,7 @@ func (e *evaluator) withPods(res Result, pods []*corev1.Pod) Result {
 	if res.State == Ready {
 		return res
 	}
-	p := e.worstProblem(pods, true)
+	p := e.worstProblem(pods)
 	if p == nil {
 		return res
 	}
