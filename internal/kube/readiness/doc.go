@@ -59,13 +59,17 @@
 //   - APIService: Ready when Available=True.
 //   - ConfigMap, Secret, ServiceAccount, RBAC, Ingress, NetworkPolicy,
 //     PodDisruptionBudget and the other kinds without a meaningful status are
-//     Ready once they exist (see existsKinds).
+//     Ready once they exist (the list is existsKinds in evaluate.go).
 //   - Anything else, notably custom resources: kstatus (status.Compute) with
 //     its generic Ready/Reconciling/Stalled conditions; Current is Ready,
 //     InProgress is Progressing, Failed is Failed.
 //
+// An object with a deletionTimestamp (other than a Namespace) is Progressing
+// with reason Terminating: it will disappear, and a recreated object may
+// follow. Kinds that are ready once they exist skip the generation check.
+//
 // Plan-declared Rules take precedence over all of the above for the kinds
-// they match.
+// they match, built-in kinds included.
 //
 // # Failing fast on pods
 //
@@ -87,7 +91,16 @@
 // Init containers (including sidecars) are checked before app containers. A
 // problem still inside its grace period, or below its threshold, makes the
 // result Progressing with the problem as reason, and RecheckAfter tells the
-// caller when to evaluate again even if no watch event arrives.
+// caller when to evaluate again even if no watch event arrives. Among several
+// pods, a Failed problem wins over a pending one, then the pod name decides.
+// Terminating pods and finished pods are not inspected: controllers replace
+// evicted pods, and a Job's failed pods count against its own backoffLimit,
+// which the Job reports through its Failed condition. For a Deployment whose
+// ReplicaSets are supplied, only the pods of the newest ReplicaSet count, so
+// a crashing pod of the revision being replaced does not fail the rollout.
+//
+// Failed results carry the most recent events of the object and the culprit
+// pod (or all its pods when no pod is to blame), formatted by FormatEvent.
 //
 // Grace periods start at the earliest evidence of the problem: the first
 // timestamp of a matching kubelet event, or the time recorded in the

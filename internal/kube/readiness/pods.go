@@ -14,9 +14,14 @@ import (
 // Problem classes used as SinceKey.Problem. ErrImagePull and ImagePullBackOff
 // alternate for one underlying problem, so grace is tracked per class.
 const (
-	ProblemImagePull      = "ImagePull"
+	// ProblemImagePull covers ErrImagePull, ImagePullBackOff,
+	// RegistryUnavailable and ImageInspectError.
+	ProblemImagePull = "ImagePull"
+	// ProblemContainerError covers CreateContainerConfigError,
+	// CreateContainerError and RunContainerError.
 	ProblemContainerError = "ContainerError"
-	ProblemUnschedulable  = "Unschedulable"
+	// ProblemUnschedulable is PodScheduled=False with reason Unschedulable.
+	ProblemUnschedulable = "Unschedulable"
 )
 
 // SinceKey identifies one pod problem: a container (or, with Container "",

@@ -30,21 +30,36 @@ const (
 // (ImagePullBackOff, CrashLoopBackOff, ...) and failed conditions use the
 // condition's reason, so this list is not exhaustive.
 const (
+	// ReasonGenerationNotObserved: the controller has not caught up with the spec.
 	ReasonGenerationNotObserved = "GenerationNotObserved"
-	ReasonPaused                = "Paused"
-	ReasonSuspended             = "Suspended"
+	// ReasonPaused: a paused Deployment (Ready, waived).
+	ReasonPaused = "Paused"
+	// ReasonSuspended: a suspended Job (Ready, waived; Progressing when queued).
+	ReasonSuspended = "Suspended"
+	// ReasonAwaitingFirstConsumer: a WaitForFirstConsumer claim (Ready, waived).
 	ReasonAwaitingFirstConsumer = "AwaitingFirstConsumer"
-	ReasonAwaitingLoadBalancer  = "AwaitingLoadBalancer"
-	ReasonProgressDeadline      = "ProgressDeadlineExceeded"
-	ReasonReplicaFailure        = "ReplicaFailure"
-	ReasonTerminating           = "Terminating"
-	ReasonUnschedulable         = "Unschedulable"
-	ReasonOOMKilled             = "OOMKilled"
-	ReasonCrashLoopBackOff      = "CrashLoopBackOff"
-	ReasonPodFailed             = "PodFailed"
-	ReasonNamesNotAccepted      = "NamesNotAccepted"
-	ReasonRuleError             = "RuleError"
-	ReasonInvalidObject         = "InvalidObject"
+	// ReasonAwaitingLoadBalancer: a LoadBalancer Service without an address.
+	ReasonAwaitingLoadBalancer = "AwaitingLoadBalancer"
+	// ReasonProgressDeadline: a Deployment exceeded progressDeadlineSeconds.
+	ReasonProgressDeadline = "ProgressDeadlineExceeded"
+	// ReasonReplicaFailure: a workload cannot create its pods (quota, admission).
+	ReasonReplicaFailure = "ReplicaFailure"
+	// ReasonTerminating: the object is being deleted.
+	ReasonTerminating = "Terminating"
+	// ReasonUnschedulable: a pod fits on no node.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonOOMKilled: a container keeps exceeding its memory limit.
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonCrashLoopBackOff: a container keeps crashing.
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	// ReasonPodFailed: a pod reached phase Failed without a more specific reason.
+	ReasonPodFailed = "PodFailed"
+	// ReasonNamesNotAccepted: a CRD's names conflict with existing resources.
+	ReasonNamesNotAccepted = "NamesNotAccepted"
+	// ReasonRuleError: a plan rule is invalid or its callback failed.
+	ReasonRuleError = "RuleError"
+	// ReasonInvalidObject: the object's status could not be decoded.
+	ReasonInvalidObject = "InvalidObject"
 )
 
 // Result is the outcome of Evaluate.
