@@ -32,10 +32,14 @@ type KV struct{ Name, Value string }
 // ParseKV splits "name=value".
 func ParseKV(s string) (KV, error) {
 	i := strings.IndexByte(s, '=')
-	if i <= 0 {
+	if i < 0 {
 		return KV{}, fmt.Errorf("parameter %q: want name=value", s)
 	}
-	return KV{Name: strings.TrimSpace(s[:i]), Value: s[i+1:]}, nil
+	name := strings.TrimSpace(s[:i])
+	if !validName(name) {
+		return KV{}, fmt.Errorf("parameter %q: want name=value with an identifier as name", s)
+	}
+	return KV{Name: name, Value: s[i+1:]}, nil
 }
 
 // declaredParams finds the plan's top-level param(...) statements. Their
