@@ -290,6 +290,9 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 			"--service-cluster-ip-range=" + serviceCIDR,
 			"--endpoint-reconciler-type=none",
 			"--allow-privileged=true",
+			// The node lifecycle controller, which would lift the
+			// not-ready taint this plugin puts on new nodes, is off.
+			"--disable-admission-plugins=TaintNodesByCondition",
 			"--profiling=false",
 			"--audit-policy-file=" + policy,
 			"--audit-log-path=" + c.st.AuditLog,

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // The shared control plane of a test package.
@@ -107,7 +108,7 @@ func ForTest(t testing.TB) *Cluster {
 	if !shared.main && os.Getenv(EnvKubeconfig) == "" {
 		c, err := Start(context.Background(), Options{Log: testLog{t}, Verbose: os.Getenv(EnvVerbose) == "1"})
 		if err != nil {
-			t.Fatalf("localcluster: %v", err)
+			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			if err := c.Stop(); err != nil {
@@ -129,9 +130,22 @@ func ForTest(t testing.TB) *Cluster {
 		}
 	}
 	if shared.err != nil {
-		t.Fatalf("localcluster: %v", shared.err)
+		t.Fatal(shared.err)
 	}
 	return shared.c
+}
+
+// WaitServiceAccount waits until the namespace's "default" service account
+// exists; until then the API server rejects pods in it.
+func (c *Cluster) WaitServiceAccount(ctx context.Context, namespace string, timeout time.Duration) error {
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := c.clientset.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("no default service account in namespace %s: %w", namespace, err)
+	}
+	return nil
 }
 
 type testLog struct{ t testing.TB }
@@ -166,5 +180,10 @@ func (c *Cluster) TestNamespace(t testing.TB) string {
 	t.Cleanup(func() {
 		_ = c.clientset.CoreV1().Namespaces().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
 	})
+	// Pods are only admitted once the controller manager has made the
+	// namespace's default service account.
+	if err := c.WaitServiceAccount(ctx, created.Name, 60*time.Second); err != nil {
+		t.Fatalf("localcluster: %v", err)
+	}
 	return created.Name
 }
