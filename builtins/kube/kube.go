@@ -123,8 +123,12 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	}
 	counts := map[kc.Action][]string{}
 	out := make([]starlark.Value, 0, len(res))
+	var notes []string
 	for _, r := range res {
 		counts[r.Action] = append(counts[r.Action], r.Ref)
+		if r.Note != "" {
+			notes = append(notes, r.Ref+": "+r.Note)
+		}
 		v, err := builtins.FromGo(r.Object.Object)
 		if err != nil {
 			return nil, err
@@ -132,7 +136,10 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 		out = append(out, v)
 	}
 	c.Report.Summary = summarize(c.Engine.Writes(), counts)
-	c.Report.Detail = counts
+	if len(notes) == 1 && len(res) == 1 {
+		c.Report.Summary += " (" + res[0].Note + ")"
+	}
+	c.Report.Detail = map[string]any{"objects": counts, "notes": notes}
 	l := starlark.NewList(out)
 	l.Freeze()
 	return l, nil

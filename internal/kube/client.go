@@ -53,6 +53,10 @@ type Client struct {
 	// Loader is the kubeconfig loader, for adapters (Helm) that build
 	// their own clients from the same settings.
 	Loader clientcmd.ClientConfig
+
+	// Planned records what earlier steps of a dry pass would have created,
+	// so later steps can be checked against it (see planned.go).
+	Planned *Planned
 }
 
 // LoadConfig resolves settings into a client configuration without
@@ -138,6 +142,7 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 		Mapper:      restmapper.NewDeferredDiscoveryRESTMapper(disc),
 		Discovery:   disc,
 		Loader:      loader,
+		Planned:     NewPlanned(),
 	}, nil
 }
 

@@ -34,6 +34,8 @@ type ObjectResult struct {
 	Ref    string // kind/name or kind/namespace/name
 	Action Action
 	Object *unstructured.Unstructured
+	// Note explains a dry-run result that the server could not fully check.
+	Note string
 }
 
 // Resource finds the REST resource of obj's kind, refreshing discovery
@@ -81,48 +83,84 @@ func (c *Client) dryRun() []string {
 // Apply server-side applies objs in order. Namespaced objects without a
 // namespace go to namespace. On a read-only client the apply is a
 // server-side dry run: validated and defaulted by the API server, never
-// stored.
+// stored; what it would create is recorded in c.Planned.
 func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, namespace string) ([]ObjectResult, error) {
 	var out []ObjectResult
 	for _, obj := range objs {
-		obj = obj.DeepCopy()
-		ri, m, err := c.Resource(obj.GroupVersionKind(), "")
+		r, err := c.applyOne(ctx, obj.DeepCopy(), namespace)
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", Ref(obj), err)
 		}
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if c.ReadOnly && r.Action == Created {
+			c.Planned.Object(r.Object)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, namespace string) (ObjectResult, error) {
+	gvk := obj.GroupVersionKind()
+	_, m, err := c.Resource(gvk, "")
+	if err != nil {
+		if c.ReadOnly && c.Planned.HasKind(gvk.GroupKind()) {
+			// The CRD comes earlier in this plan: nothing can validate
+			// the object before it exists.
 			if obj.GetNamespace() == "" {
 				obj.SetNamespace(namespace)
 			}
-			ri = c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace())
-		} else {
-			obj.SetNamespace("")
+			return ObjectResult{Ref: Ref(obj), Action: Created, Object: obj, Note: "its CRD is created earlier in the plan; not validated by the server"}, nil
 		}
-		before, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			before, err = nil, nil
+		return ObjectResult{}, err
+	}
+	var ri dynamic.ResourceInterface
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(namespace)
 		}
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", Ref(obj), err)
-		}
-		after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
-			FieldManager: FieldManager,
-			Force:        true,
-			DryRun:       c.dryRun(),
+		ri = c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace())
+	} else {
+		obj.SetNamespace("")
+		ri = c.Dynamic.Resource(m.Resource)
+	}
+	ns := obj.GetNamespace()
+	if c.ReadOnly && ns != "" && c.Planned.HasNamespace(ns) {
+		// The namespace comes earlier in this plan and does not exist
+		// yet: let the API server validate the object in "default".
+		probe := obj.DeepCopy()
+		probe.SetNamespace("default")
+		after, err := c.Dynamic.Resource(m.Resource).Namespace("default").Apply(ctx, probe.GetName(), probe, metav1.ApplyOptions{
+			FieldManager: FieldManager, Force: true, DryRun: c.dryRun(),
 		})
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", Ref(obj), err)
+			return ObjectResult{}, err
 		}
-		act := Created
-		if before != nil {
-			act = Updated
-			if sameContent(before, after) {
-				act = Unchanged
-			}
-		}
-		out = append(out, ObjectResult{Ref: Ref(after), Action: act, Object: after})
+		after.SetNamespace(ns)
+		return ObjectResult{Ref: Ref(obj), Action: Created, Object: after, Note: "namespace " + ns + " is created earlier in the plan"}, nil
 	}
-	return out, nil
+	before, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		before, err = nil, nil
+	}
+	if err != nil {
+		return ObjectResult{}, err
+	}
+	after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
+		FieldManager: FieldManager,
+		Force:        true,
+		DryRun:       c.dryRun(),
+	})
+	if err != nil {
+		return ObjectResult{}, err
+	}
+	act := Created
+	if before != nil {
+		act = Updated
+		if sameContent(before, after) {
+			act = Unchanged
+		}
+	}
+	return ObjectResult{Ref: Ref(after), Action: act, Object: after}, nil
 }
 
 // sameContent compares two versions of an object, ignoring the fields the

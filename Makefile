@@ -1,0 +1,38 @@
+# plate: see README.md. The two commands a new machine needs:
+#   make demo   build plate and the local control plane, deploy the platform to it
+#   make test   every test, end-to-end tests on the local control plane included
+
+GO ?= go
+BIN := bin/plate
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test test-short lint demo bench fmt
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/plate
+
+# The cluster binaries are built (or taken from the cache) once, before the
+# test packages start, so that packages running in parallel share them.
+test: lint cluster-build
+	$(GO) test -count=1 -timeout 60m ./...
+
+# The fast tier: no cluster, seconds.
+test-short:
+	$(GO) test -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+demo: build cluster-build
+	bash hack/demo.sh
+
+bench: cluster-build
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./...
+
+include hack/localcluster/cluster.mk

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/localcluster"
+)
+
+// plateUser is the identity plate's requests carry in these tests, so the
+// audit log tells them apart from the harness's own.
+const plateUser = "plate-e2e"
+
+type e2e struct {
+	c          *localcluster.Cluster
+	kubeconfig string
+	ns         string
+}
+
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
+	c := localcluster.ForTest(t)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := c.WriteKubeconfigAs(kc, plateUser, "system:masters"); err != nil {
+		t.Fatal(err)
+	}
+	return &e2e{c: c, kubeconfig: kc, ns: c.TestNamespace(t)}
+}
+
+// mutations runs fn and returns plate's mutating requests during it.
+func (e *e2e) mutations(t *testing.T, fn func()) []localcluster.AuditEvent {
+	t.Helper()
+	w := e.c.BeginAudit()
+	fn()
+	muts, err := w.Mutations(context.Background(), localcluster.AuditFilter{Users: []string{plateUser}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return muts
+}
+
+func (e *e2e) plan(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".plateroot"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plan.star")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const settingsPlan = `
+ns = param("ns", "default")
+kube_apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns + "-app"}})
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "blue"}}, namespace = ns + "-app")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "blue"}}, namespace = ns)
+`
+
+// The dry run of a plan that creates a namespace and objects in it is
+// validated by the API server and makes no write, according to the audit log.
+func TestE2EDryRunWritesNothing(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, settingsPlan)
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if len(muts) != 0 {
+		t.Errorf("dry run made %d mutating requests: %+v", len(muts), muts)
+	}
+	for _, want := range []string{
+		"Namespace/" + e.ns + "-app would be created",
+		"ConfigMap/" + e.ns + "-app/settings would be created (namespace " + e.ns + "-app is created earlier in the plan)",
+		"ConfigMap/" + e.ns + "/settings would be created",
+		"plan.star:3:11",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("trace lacks %q:\n%s", want, r.out)
+		}
+	}
+	cs := e.c.Clientset()
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), e.ns+"-app", metav1.GetOptions{}); err == nil {
+		t.Error("the dry run created the namespace")
+	}
+}
+
+// A real run creates what the dry run promised; a second run changes nothing.
+func TestE2ERunAppliesThenUnchanged(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, settingsPlan)
+	t.Cleanup(func() {
+		_ = e.c.Clientset().CoreV1().Namespaces().Delete(context.Background(), e.ns+"-app", metav1.DeleteOptions{})
+	})
+	r := runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	cm, err := e.c.Clientset().CoreV1().ConfigMaps(e.ns + "-app").Get(context.Background(), "settings", metav1.GetOptions{})
+	if err != nil || cm.Data["mode"] != "blue" {
+		t.Fatalf("configmap after run: %v %v", cm, err)
+	}
+	var r2 result
+	muts := e.mutations(t, func() {
+		r2 = runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r2.code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", r2.code, r2.out, r2.errOut)
+	}
+	if got := strings.Count(r2.out, " unchanged"); got != 6 {
+		t.Errorf("want 3 unchanged objects in preflight and run (6 lines), got %d:\n%s", got, r2.out)
+	}
+	// Server-side apply of unchanged objects is a no-op PATCH; nothing else.
+	for _, m := range muts {
+		if m.Verb != "patch" {
+			t.Errorf("unexpected %s on an unchanged plan: %+v", m.Verb, m)
+		}
+	}
+}
+
+// A confirm that cannot be asked stops the run in its preflight: exit 4 and
+// no mutating request, although a write precedes the confirm in the plan.
+func TestE2EConfirmWithoutTTYWritesNothing(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "before"}}, namespace = ns)
+confirm("Really?")
+`)
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code != exit.Aborted {
+		t.Fatalf("exit %d, want %d\n%s%s", r.code, exit.Aborted, r.out, r.errOut)
+	}
+	if len(muts) != 0 {
+		t.Errorf("%d mutating requests, want 0: %+v", len(muts), muts)
+	}
+}
+
+// A plan whose later step is invalid fails in the preflight: the valid
+// earlier step is not applied either.
+func TestE2EInvalidStepStopsBeforeAnyWrite(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"}}, namespace = ns)
+kube_apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"}, "spec": {"replicas": "three"}}, namespace = ns)
+`)
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code == exit.OK {
+		t.Fatalf("the invalid plan succeeded:\n%s", r.out)
+	}
+	if !strings.Contains(r.errOut, "plan.star:4:11") || !strings.Contains(r.out, "preflight failed: nothing was written") {
+		t.Errorf("error does not name the plan position or the preflight:\n%s%s", r.out, r.errOut)
+	}
+	if len(muts) != 0 {
+		t.Errorf("%d mutating requests, want 0: %+v", len(muts), muts)
+	}
+	if _, err := e.c.Clientset().CoreV1().ConfigMaps(e.ns).Get(context.Background(), "good", metav1.GetOptions{}); err == nil {
+		t.Error("the valid step before the invalid one was applied")
+	}
+}
+
+// An unreachable cluster is named in the error.
+func TestE2EUnreachableClusterNamed(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `kube_get("configmap", "x")`)
+	r := runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "--context", "nope", plan)
+	if r.code != exit.Usage || !strings.Contains(r.errOut, `kube context "nope" not found`) {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.errOut)
+	}
+}
