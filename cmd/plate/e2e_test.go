@@ -107,7 +107,7 @@ func TestE2ERunAppliesThenUnchanged(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	cm, err := e.c.Clientset().CoreV1().ConfigMaps(e.ns + "-app").Get(context.Background(), "settings", metav1.GetOptions{})
+	cm, err := e.c.Clientset().CoreV1().ConfigMaps(e.ns+"-app").Get(context.Background(), "settings", metav1.GetOptions{})
 	if err != nil || cm.Data["mode"] != "blue" {
 		t.Fatalf("configmap after run: %v %v", cm, err)
 	}
