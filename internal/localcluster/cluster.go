@@ -515,8 +515,10 @@ func stopGrace(name string) time.Duration {
 	}
 }
 
-// StopAPIServer stops the API server process (SIGTERM, then SIGKILL) and
-// leaves the rest running, for fault tests.
+// StopAPIServer stops the API server process gracefully (SIGTERM; SIGKILL
+// after 5s) and leaves the rest running, for fault tests. With clients
+// watching, the graceful shutdown usually takes the whole 5s; KillAPIServer
+// is the quick way.
 func (c *Cluster) StopAPIServer() error {
 	c.mu.Lock()
 	p := c.procs[ProcAPIServer]
@@ -525,6 +527,18 @@ func (c *Cluster) StopAPIServer() error {
 		return errors.New("localcluster: no API server process known")
 	}
 	return p.stop(5 * time.Second)
+}
+
+// KillAPIServer kills the API server process at once (SIGKILL), like a
+// crash. StartAPIServer brings it back.
+func (c *Cluster) KillAPIServer() error {
+	c.mu.Lock()
+	p := c.procs[ProcAPIServer]
+	c.mu.Unlock()
+	if p == nil {
+		return errors.New("localcluster: no API server process known")
+	}
+	return p.stop(0)
 }
 
 // StartAPIServer starts the API server again with its previous command

@@ -145,9 +145,11 @@ func (p *proc) stop(grace time.Duration) error {
 	}
 	// The child leads its own session and process group (Setsid), so its
 	// pgid is its pid; signal the group to catch anything it forked.
-	signalRecord(p.rec, syscall.SIGTERM)
-	if p.waitGone(grace) {
-		return nil
+	if grace > 0 {
+		signalRecord(p.rec, syscall.SIGTERM)
+		if p.waitGone(grace) {
+			return nil
+		}
 	}
 	signalRecord(p.rec, syscall.SIGKILL)
 	if p.waitGone(10 * time.Second) {
