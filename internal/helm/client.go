@@ -1,0 +1,278 @@
+// Package helm is plate's adapter over the Helm v3 SDK. It is the only
+// package of plate that imports helm.sh/helm/v3/pkg/action, so that a move to
+// Helm v4 touches this room alone.
+//
+// A [Client] serves one pass of a plan. It deploys charts with the engine's
+// Kubernetes client: in dry passes that client's transport refuses every
+// write, so a dry-run install renders against the live API (lookups,
+// capabilities, OpenAPI validation) and diffs against the stored release,
+// and cannot change anything even by mistake.
+//
+// The SDK pitfalls it avoids (see /work/shared/FIELD-NOTES.md):
+//   - every action.Configuration is built over a RESTClientGetter that
+//     returns the release namespace, and Install.Namespace is set too; Helm's
+//     environment (HELM_NAMESPACE, HELM_KUBECONTEXT) is never read;
+//   - "upgrade --install" is done here: history → install (replace when
+//     uninstalled) or upgrade; a pending release is reported, not retried;
+//   - OCI charts get an explicit registry client;
+//   - RunWithContext with the run's context;
+//   - rollback targets the last deployed or superseded revision, never
+//     blindly the previous one;
+//   - client-only rendering uses a fresh Configuration every time, with an
+//     explicit Kubernetes version;
+//   - Configurations are cached per namespace within a pass and dropped
+//     after a release adds CRDs;
+//   - MaxHistory is 10, as the helm CLI's.
+package helm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
+	hkube "helm.sh/helm/v3/pkg/kube"
+	"helm.sh/helm/v3/pkg/registry"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/kube"
+)
+
+// MaxHistory is the number of revisions kept per release, as the helm CLI
+// keeps by default.
+const MaxHistory = 10
+
+// DefaultTimeout bounds an install, upgrade, rollback or uninstall when the
+// request names none.
+const DefaultTimeout = 5 * time.Minute
+
+// Options configure a Client.
+type Options struct {
+	// Kube is the engine's cluster client. In dry passes its transport
+	// refuses writes. Nil when offline or when it could not be made (then
+	// KubeErr says why).
+	Kube    *kube.Client
+	KubeErr error
+	// Offline forbids contacting any cluster: charts render client-only.
+	Offline bool
+	// KubeVersion is the Kubernetes version a client-only render assumes
+	// (default kube.DefaultVersion).
+	KubeVersion string
+	// CacheDir holds chart repository indexes and downloaded charts
+	// (default: DefaultCacheDir()). $HELM_REPOSITORY_CACHE overrides the
+	// repository part.
+	CacheDir string
+	// RepositoryConfig is Helm's repositories.yaml, read for credentials and
+	// repository aliases (default: $HELM_REPOSITORY_CONFIG, else Helm's own).
+	RepositoryConfig string
+	// RegistryConfig is the OCI registry credentials file (default:
+	// $HELM_REGISTRY_CONFIG, else Helm's own).
+	RegistryConfig string
+	// Log receives Helm's debug lines; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Client runs Helm operations for one pass of a plan. It is safe for
+// concurrent use.
+type Client struct {
+	opts Options
+
+	mu      sync.Mutex
+	configs map[string]*action.Configuration
+	reached bool
+	// plannedCRDs are the kinds that CRDs rendered earlier in this (dry)
+	// pass would add: later renders that use them are not failed for
+	// lack of the kind in the cluster.
+	plannedCRDs map[string]crdKind
+	indexes     map[string]*repoIndex
+	archives    map[string][]byte
+	registries  map[bool]*registry.Client
+}
+
+// New returns a client for one pass.
+func New(opts Options) (*Client, error) {
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = kube.DefaultVersion
+	}
+	if _, err := chartutil.ParseKubeVersion(opts.KubeVersion); err != nil {
+		return nil, exit.Errorf(exit.Usage, "kube version %q: %v", opts.KubeVersion, err)
+	}
+	if opts.CacheDir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.CacheDir = d
+	}
+	if opts.RepositoryConfig == "" {
+		opts.RepositoryConfig = envOr("HELM_REPOSITORY_CONFIG", helmConfigPath("repositories.yaml"))
+	}
+	if opts.RegistryConfig == "" {
+		opts.RegistryConfig = envOr("HELM_REGISTRY_CONFIG", helmConfigPath(filepath.Join("registry", "config.json")))
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	return &Client{
+		opts:        opts,
+		configs:     map[string]*action.Configuration{},
+		plannedCRDs: map[string]crdKind{},
+		indexes:     map[string]*repoIndex{},
+		archives:    map[string][]byte{},
+		registries:  map[bool]*registry.Client{},
+	}, nil
+}
+
+// DefaultCacheDir is plate's Helm cache: $XDG_CACHE_HOME/plate/helm, else
+// ~/.cache/plate/helm.
+func DefaultCacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for Helm charts: %w", err)
+	}
+	return filepath.Join(base, "plate", "helm"), nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// helmConfigPath is where the helm CLI keeps a config file
+// ($HELM_CONFIG_HOME, $XDG_CONFIG_HOME/helm, ~/.config/helm), so that
+// `helm repo add` and `helm registry login` credentials work for plate.
+func helmConfigPath(name string) string {
+	if d := os.Getenv("HELM_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, name)
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "helm", name)
+}
+
+// Writes reports whether this client's cluster client can write (the run
+// pass) or refuses writes (dry-run and preflight passes).
+func (c *Client) Writes() bool {
+	return !c.opts.Offline && c.opts.Kube != nil && !c.opts.Kube.ReadOnly
+}
+
+// Offline reports whether the client renders without a cluster.
+func (c *Client) Offline() bool { return c.opts.Offline }
+
+// KubeVersion is the Kubernetes version client-only renders assume.
+func (c *Client) KubeVersion() string { return c.opts.KubeVersion }
+
+// ErrOffline is returned by operations that must read the cluster in an
+// offline dry run.
+var ErrOffline = errors.New("offline: no cluster is contacted (--offline)")
+
+// kube returns the cluster client, checking once that the cluster answers.
+// Errors name the context and the server.
+func (c *Client) kube(ctx context.Context) (*kube.Client, error) {
+	if c.opts.Offline {
+		return nil, ErrOffline
+	}
+	if c.opts.Kube == nil {
+		err := c.opts.KubeErr
+		if err == nil {
+			err = errors.New("no cluster configured")
+		}
+		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
+	}
+	kc := c.opts.Kube
+	c.mu.Lock()
+	reached := c.reached
+	c.mu.Unlock()
+	if reached {
+		return kc, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := kc.Clientset.Discovery().ServerVersion(); err != nil {
+		return nil, unreachable(kc, err)
+	}
+	c.mu.Lock()
+	c.reached = true
+	c.mu.Unlock()
+	return kc, nil
+}
+
+func unreachable(kc *kube.Client, err error) error {
+	return exit.Errorf(exit.Usage, "cannot reach the cluster of %s: %v", kc.Describe(), err).
+		WithHint("check the kube context (--context, --kubeconfig) and that the API server runs")
+}
+
+// config returns the action configuration of namespace, built on first use
+// in this pass.
+func (c *Client) config(ctx context.Context, namespace string) (*action.Configuration, *kube.Client, error) {
+	kc, err := c.kube(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cfg := c.configs[namespace]; cfg != nil {
+		return cfg, kc, nil
+	}
+	cfg, err := c.newConfig(kc, namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.configs[namespace] = cfg
+	return cfg, kc, nil
+}
+
+// newConfig builds an uncached action configuration for namespace.
+func (c *Client) newConfig(kc *kube.Client, namespace string) (*action.Configuration, error) {
+	cfg := new(action.Configuration)
+	if err := cfg.Init(newGetter(kc, namespace), namespace, "secret", c.opts.Log); err != nil {
+		return nil, fmt.Errorf("helm: %w", err)
+	}
+	if hk, ok := cfg.KubeClient.(*hkube.Client); ok {
+		hk.Namespace = namespace
+	}
+	return cfg, nil
+}
+
+// clientOnlyConfig is a Configuration for one client-only render: ClientOnly
+// swaps its kube client and storage for fakes for good, so it is never
+// reused (pitfall 7).
+func (c *Client) clientOnlyConfig() *action.Configuration {
+	return &action.Configuration{Log: c.opts.Log}
+}
+
+// invalidate drops the cached configurations and the discovery data after a
+// release added CRDs: the next action sees the new kinds (pitfall 8).
+func (c *Client) invalidate() {
+	c.mu.Lock()
+	c.configs = map[string]*action.Configuration{}
+	c.mu.Unlock()
+	if kc := c.opts.Kube; kc != nil {
+		kc.Discovery.Invalidate()
+		kc.Mapper.Reset()
+	}
+}
+
+// namespaceExists reports whether namespace exists.
+func namespaceExists(ctx context.Context, kc *kube.Client, namespace string) (bool, error) {
+	_, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return true, nil
+}

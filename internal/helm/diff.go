@@ -1,0 +1,378 @@
+package helm
+
+import (
+	"encoding/base64"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/plate-dev/plate/internal/trace"
+)
+
+// Change is what happens to one object of a release.
+type Change string
+
+// The changes an install, upgrade or rollback makes to an object.
+const (
+	Created   Change = "created"
+	Changed   Change = "changed"
+	Unchanged Change = "unchanged"
+	Removed   Change = "removed"
+)
+
+// ObjectChange is the change to one object, with a unified diff of its
+// YAML when it changed. Secret data is never shown.
+type ObjectChange struct {
+	ObjectRef
+	Change Change `json:"change"`
+	Diff   string `json:"diff,omitempty"`
+}
+
+// Diff compares the objects of a release's live manifest with the objects
+// of a new render.
+type Diff struct {
+	Objects []ObjectChange `json:"objects"`
+}
+
+// Count returns how many objects have change ch.
+func (d Diff) Count(ch Change) int {
+	n := 0
+	for _, o := range d.Objects {
+		if o.Change == ch {
+			n++
+		}
+	}
+	return n
+}
+
+// Empty reports whether no object is created, changed or removed.
+func (d Diff) Empty() bool {
+	return d.Count(Created)+d.Count(Changed)+d.Count(Removed) == 0
+}
+
+// Counts is "2 changed, 1 added, 0 removed".
+func (d Diff) Counts() string {
+	return fmt.Sprintf("%d changed, %d added, %d removed", d.Count(Changed), d.Count(Created), d.Count(Removed))
+}
+
+// Text renders the diff for the verbose trace: one line per object that
+// changes, the unified diff of changed objects under it, and a count of
+// the unchanged ones.
+func (d Diff) Text() string {
+	var b strings.Builder
+	unchanged := 0
+	for _, o := range d.Objects {
+		mark := ""
+		switch o.Change {
+		case Created:
+			mark = "+"
+		case Changed:
+			mark = "~"
+		case Removed:
+			mark = "-"
+		default:
+			unchanged++
+			continue
+		}
+		fmt.Fprintf(&b, "%s %s %s\n", mark, o.ObjectRef, o.Change)
+		if o.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(o.Diff, "\n"), "\n") {
+				b.WriteString("    ")
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	if unchanged > 0 {
+		fmt.Fprintf(&b, "= %d unchanged\n", unchanged)
+	}
+	return b.String()
+}
+
+// diffObjects compares the live objects with the new ones. Objects are
+// matched by group, kind, namespace and name; the diff of a changed object
+// is computed on normalised YAML with Secret data redacted and every
+// string of secrets replaced by <redacted>.
+func diffObjects(live, next []object, secrets []string) Diff {
+	old := make(map[string]object, len(live))
+	for _, o := range live {
+		old[o.key()] = o
+	}
+	var d Diff
+	seen := map[string]bool{}
+	for _, n := range next {
+		k := n.key()
+		seen[k] = true
+		o, ok := old[k]
+		switch {
+		case !ok:
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Created})
+		case reflect.DeepEqual(normalize(o.Body), normalize(n.Body)):
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
+		default:
+			a, b := redactPair(o.Body, n.Body)
+			text := unifiedDiff(toYAMLLines(a), toYAMLLines(b), "live "+o.ObjectRef.String(), "new  "+n.ObjectRef.String(), 3)
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Changed, Diff: scrub(text, secrets)})
+		}
+	}
+	for _, o := range live {
+		if !seen[o.key()] {
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: o.ObjectRef, Change: Removed})
+		}
+	}
+	return d
+}
+
+// normalize round-trips a body through JSON so that numbers and nested
+// types compare the same whichever YAML produced them.
+func normalize(body map[string]any) any {
+	data, err := yaml.Marshal(body)
+	if err != nil {
+		return body
+	}
+	var out any
+	if err := yaml.Unmarshal(data, &out); err != nil {
+		return body
+	}
+	return out
+}
+
+func toYAMLLines(body map[string]any) []string {
+	data, err := yaml.Marshal(body)
+	if err != nil {
+		return []string{fmt.Sprintf("# cannot show: %v", err)}
+	}
+	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+}
+
+// redactPair returns copies of the two versions of an object in which the
+// values of a Secret's data and stringData are replaced: by <redacted>, or
+// on the new side by "<redacted, changed>" where the value differs from
+// the live one, so that the diff shows which keys change and nothing more.
+func redactPair(live, next map[string]any) (map[string]any, map[string]any) {
+	if live["kind"] != "Secret" && next["kind"] != "Secret" {
+		return live, next
+	}
+	a, b := shallowCopy(live), shallowCopy(next)
+	for _, field := range []string{"data", "stringData"} {
+		am, _ := live[field].(map[string]any)
+		bm, _ := next[field].(map[string]any)
+		if am != nil {
+			ra := make(map[string]any, len(am))
+			for k := range am {
+				ra[k] = trace.Redacted
+			}
+			a[field] = ra
+		} else if live[field] != nil {
+			a[field] = trace.Redacted
+		}
+		if bm != nil {
+			rb := make(map[string]any, len(bm))
+			for k, v := range bm {
+				if old, ok := am[k]; ok && !reflect.DeepEqual(old, v) {
+					rb[k] = "<redacted, changed>"
+				} else {
+					rb[k] = trace.Redacted
+				}
+			}
+			b[field] = rb
+		} else if next[field] != nil {
+			b[field] = trace.Redacted
+		}
+	}
+	return a, b
+}
+
+func shallowCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// scrub replaces every occurrence of a secret (and of its base64 form) in
+// s. Secrets shorter than 3 bytes are left alone: replacing them would
+// mangle the text and hide nothing.
+func scrub(s string, secrets []string) string {
+	if len(secrets) == 0 || s == "" {
+		return s
+	}
+	var olds []string
+	for _, sec := range secrets {
+		if len(sec) < 3 {
+			continue
+		}
+		olds = append(olds, sec, base64.StdEncoding.EncodeToString([]byte(sec)))
+	}
+	// Longest first, so that a secret containing another is replaced whole.
+	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
+	for _, o := range olds {
+		s = strings.ReplaceAll(s, o, trace.Redacted)
+	}
+	return s
+}
+
+// unifiedDiff returns a unified diff of a and b with n lines of context,
+// or "" when they are equal.
+func unifiedDiff(a, b []string, nameA, nameB string, n int) string {
+	ops := diffLines(a, b)
+	changed := false
+	for _, op := range ops {
+		if op.kind != ' ' {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return ""
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s\n", nameA, nameB)
+	// Group the ops into hunks: runs of changes with up to n lines of
+	// context around them, merged when their contexts overlap.
+	i := 0
+	for i < len(ops) {
+		for i < len(ops) && ops[i].kind == ' ' {
+			i++
+		}
+		if i >= len(ops) {
+			break
+		}
+		start := max(i-n, 0)
+		end := i
+		for end < len(ops) {
+			if ops[end].kind != ' ' {
+				end++
+				continue
+			}
+			// A run of equal lines: end the hunk if it is longer than
+			// 2n or reaches the end.
+			j := end
+			for j < len(ops) && ops[j].kind == ' ' {
+				j++
+			}
+			if j == len(ops) || j-end > 2*n {
+				end = min(end+n, len(ops))
+				break
+			}
+			end = j
+		}
+		aStart, bStart := ops[start].a, ops[start].b
+		aLen, bLen := 0, 0
+		for _, op := range ops[start:end] {
+			if op.kind != '+' {
+				aLen++
+			}
+			if op.kind != '-' {
+				bLen++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(aStart, aLen), hunkRange(bStart, bLen))
+		for _, op := range ops[start:end] {
+			out.WriteByte(op.kind)
+			out.WriteString(op.line)
+			out.WriteByte('\n')
+		}
+		i = end
+	}
+	return out.String()
+}
+
+func hunkRange(start, length int) string {
+	if length == 0 {
+		return fmt.Sprintf("%d,0", start)
+	}
+	if length == 1 {
+		return fmt.Sprintf("%d", start+1)
+	}
+	return fmt.Sprintf("%d,%d", start+1, length)
+}
+
+// diffOp is one line of an edit script: ' ' kept, '-' only in a, '+'
+// only in b; a and b are the 0-based line numbers in each side where it
+// sits.
+type diffOp struct {
+	kind byte
+	line string
+	a, b int
+}
+
+// maxLCSCells bounds the table of the longest-common-subsequence search;
+// beyond it the differing middle is shown as replaced whole.
+const maxLCSCells = 4 << 20
+
+// diffLines computes an edit script from a to b: the common prefix and
+// suffix are trimmed, and the middle is aligned by a longest common
+// subsequence.
+func diffLines(a, b []string) []diffOp {
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		suf++
+	}
+	var ops []diffOp
+	for i := 0; i < pre; i++ {
+		ops = append(ops, diffOp{' ', a[i], i, i})
+	}
+	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
+	ops = append(ops, lcsOps(ma, mb, pre, pre)...)
+	for i := 0; i < suf; i++ {
+		ia, ib := len(a)-suf+i, len(b)-suf+i
+		ops = append(ops, diffOp{' ', a[ia], ia, ib})
+	}
+	return ops
+}
+
+func lcsOps(a, b []string, offA, offB int) []diffOp {
+	var ops []diffOp
+	if len(a)*len(b) > maxLCSCells || len(a) == 0 || len(b) == 0 {
+		for i, l := range a {
+			ops = append(ops, diffOp{'-', l, offA + i, offB})
+		}
+		for j, l := range b {
+			ops = append(ops, diffOp{'+', l, offA + len(a), offB + j})
+		}
+		return ops
+	}
+	// t[i][j] is the LCS length of a[i:] and b[j:].
+	w := len(b) + 1
+	t := make([]int32, (len(a)+1)*w)
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				t[i*w+j] = t[(i+1)*w+j+1] + 1
+			} else {
+				t[i*w+j] = max(t[(i+1)*w+j], t[i*w+j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] == b[j]:
+			ops = append(ops, diffOp{' ', a[i], offA + i, offB + j})
+			i++
+			j++
+		case t[(i+1)*w+j] >= t[i*w+j+1]:
+			ops = append(ops, diffOp{'-', a[i], offA + i, offB + j})
+			i++
+		default:
+			ops = append(ops, diffOp{'+', b[j], offA + i, offB + j})
+			j++
+		}
+	}
+	for ; i < len(a); i++ {
+		ops = append(ops, diffOp{'-', a[i], offA + i, offB + j})
+	}
+	for ; j < len(b); j++ {
+		ops = append(ops, diffOp{'+', b[j], offA + i, offB + j})
+	}
+	return ops
+}

@@ -1,0 +1,544 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/kube"
+)
+
+// InstallRequest asks for a release to be installed or upgraded.
+type InstallRequest struct {
+	Release   string
+	Namespace string
+	Chart     ChartSource
+	Values    Values
+	// CreateNamespace creates the namespace when it does not exist;
+	// otherwise a missing namespace is an error.
+	CreateNamespace bool
+	// Timeout bounds the whole operation, hooks included (default
+	// DefaultTimeout).
+	Timeout time.Duration
+	// Atomic undoes a failed operation: a failed install is uninstalled, a
+	// failed upgrade is rolled back to the last deployed or superseded
+	// revision. It does not wait for readiness (that is wait_ready's job).
+	Atomic bool
+}
+
+// Action is what an install request did, or would do in a dry pass.
+type Action string
+
+// The actions of an install request.
+const (
+	Install  Action = "install"
+	Upgrade  Action = "upgrade"
+	NoChange Action = "unchanged"
+)
+
+// InstallResult says what an install request did (or would do).
+type InstallResult struct {
+	Action Action `json:"action"`
+	// Planned is true in dry passes: nothing was written.
+	Planned bool `json:"planned,omitempty"`
+	// Offline is true for a client-only render without the cluster: the
+	// release history was not read, so Action is Install and Release's
+	// revision 0.
+	Offline bool `json:"offline,omitempty"`
+	// Release is the new revision (or the unchanged one).
+	Release Release `json:"release"`
+	// FromRevision is the revision an upgrade starts from.
+	FromRevision int `json:"from_revision,omitempty"`
+	// Replaces is the uninstalled revision whose history an install
+	// continues.
+	Replaces int `json:"replaces,omitempty"`
+	// CreatesNamespace is true when the namespace is (or would be) created.
+	CreatesNamespace bool `json:"creates_namespace,omitempty"`
+	ValuesChanged    bool `json:"values_changed,omitempty"`
+	HooksChanged     bool `json:"hooks_changed,omitempty"`
+	ChartChanged     bool `json:"chart_changed,omitempty"`
+	Diff             Diff `json:"diff"`
+	// KubeVersion is the Kubernetes version an offline render assumed.
+	KubeVersion string `json:"kube_version,omitempty"`
+	// Notes are caveats of the render (kinds not yet in the cluster, …).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Summary is the one-line trace summary: "install rev 1 (3 objects)",
+// "upgrade rev 4→5 (2 changed, 1 added, 0 removed)", "unchanged rev 5",
+// prefixed with "would " in dry passes.
+func (r *InstallResult) Summary() string {
+	would := ""
+	if r.Planned {
+		would = "would "
+	}
+	var s string
+	var extra []string
+	switch r.Action {
+	case NoChange:
+		s = fmt.Sprintf("unchanged rev %d", r.Release.Revision)
+	case Upgrade:
+		s = fmt.Sprintf("%supgrade rev %d→%d (%s", would, r.FromRevision, r.Release.Revision, r.Diff.Counts())
+		if r.ValuesChanged {
+			extra = append(extra, "values changed")
+		}
+		if r.ChartChanged {
+			extra = append(extra, "chart "+r.Release.ChartVersion)
+		}
+		if r.HooksChanged {
+			extra = append(extra, "hooks changed")
+		}
+		if len(extra) > 0 {
+			s += "; " + strings.Join(extra, ", ")
+		}
+		s += ")"
+	default:
+		if r.Offline {
+			return fmt.Sprintf("would install or upgrade %s %s (offline: %d objects rendered for Kubernetes %s)",
+				r.Release.Chart, r.Release.ChartVersion, len(r.Release.Objects), r.KubeVersion)
+		}
+		s = fmt.Sprintf("%sinstall rev %d", would, r.Release.Revision)
+		if r.Replaces > 0 {
+			s += fmt.Sprintf(" over uninstalled rev %d", r.Replaces)
+		}
+		extra = append(extra, plural(len(r.Release.Objects), "object"))
+		if r.CreatesNamespace {
+			if r.Planned {
+				extra = append(extra, "would create namespace "+r.Release.Namespace)
+			} else {
+				extra = append(extra, "namespace "+r.Release.Namespace+" created")
+			}
+		}
+		s += " (" + strings.Join(extra, "; ") + ")"
+	}
+	return s
+}
+
+// Text is the verbose rendering of the result: notes, then the diff.
+func (r *InstallResult) Text() string {
+	var b strings.Builder
+	for _, n := range r.Notes {
+		b.WriteString("note: " + n + "\n")
+	}
+	if r.Offline {
+		for _, o := range r.Release.Objects {
+			b.WriteString("  " + o.String() + "\n")
+		}
+		return b.String()
+	}
+	b.WriteString(r.Diff.Text())
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// Install installs or upgrades a release ("upgrade --install"): with no
+// release, or an uninstalled one, it installs (continuing the uninstalled
+// history); otherwise it upgrades. An upgrade that changes neither the
+// manifest, the hooks, the values nor the chart is skipped: no new
+// revision. In a dry pass it renders against the live API and diffs with
+// the deployed release instead; offline it renders client-only.
+func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
+	if err := validName(req.Release); err != nil {
+		return nil, err
+	}
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultTimeout
+	}
+	ch, err := c.LoadChart(ctx, req.Chart)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := req.Values.Merge()
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.Offline {
+		return c.installOffline(req, ch, vals)
+	}
+	cfg, kc, err := c.config(ctx, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := history(cfg, req.Release)
+	if err != nil {
+		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
+	}
+	var last *release.Release
+	if len(hist) > 0 {
+		last = hist[len(hist)-1]
+		if last.Info.Status.IsPending() {
+			return nil, pendingError(last)
+		}
+	}
+	upgrade := last != nil && last.Info.Status != release.StatusUninstalled
+	res := &InstallResult{Action: Install, Planned: !c.Writes()}
+	if !upgrade {
+		exists, err := namespaceExists(ctx, kc, req.Namespace)
+		if err != nil {
+			return nil, c.clusterErr(kc, err)
+		}
+		if !exists && !req.CreateNamespace {
+			return nil, exit.Errorf(exit.Usage, "namespace %s does not exist on %s; pass create_namespace=True to create it", req.Namespace, kc.Describe())
+		}
+		res.CreatesNamespace = !exists
+	}
+
+	// Render first, in every pass: in dry passes this is the whole job,
+	// in the run pass it decides whether an upgrade changes anything and
+	// makes every chart or values error a usage error before any write.
+	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade)
+	if err != nil {
+		return nil, c.renderErr(kc, req.Chart, err)
+	}
+	res.Notes = notes
+	scope := c.scope(kc.Mapper, crdKinds(ch, nil))
+	next, err := parseManifest(rendered.Manifest, scope, req.Namespace)
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
+	}
+	crds := crdKinds(ch, next)
+	var live []object
+	var current *release.Release
+	if upgrade {
+		current = last
+		live, err = parseManifest(current.Manifest, scope, req.Namespace)
+		if err != nil {
+			live = nil
+		}
+		res.Action = Upgrade
+		res.FromRevision = last.Version
+		res.ValuesChanged = !sameValues(current.Config, vals)
+		res.HooksChanged = !sameHooks(current.Hooks, rendered.Hooks)
+		res.ChartChanged = !sameChart(current.Chart, ch)
+	} else if last != nil {
+		res.Replaces = last.Version
+	}
+	res.Diff = diffObjects(live, next, req.Values.Secrets)
+	planned := c.summarize(rendered, kc.Mapper)
+	planned.Objects = refs(next)
+	planned.Status = StatusDeployed
+	planned.Updated = time.Time{}
+	planned.Revision = 1
+	if last != nil {
+		planned.Revision = last.Version + 1
+	}
+
+	if upgrade && last.Info.Status == release.StatusDeployed && res.Diff.Empty() && !res.ValuesChanged && !res.HooksChanged && !res.ChartChanged {
+		res.Action = NoChange
+		res.Planned = false
+		res.Release = c.summarize(last, kc.Mapper)
+		return res, nil
+	}
+	if !c.Writes() {
+		res.Release = planned
+		c.planCRDs(crds)
+		return res, nil
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	var rel *release.Release
+	if upgrade {
+		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist)
+	} else {
+		rel, err = c.install(ctx, cfg, kc, req, ch, vals, res.CreatesNamespace, last != nil)
+	}
+	if len(crds) > 0 {
+		c.invalidate()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Release = c.summarize(rel, kc.Mapper)
+	return res, nil
+}
+
+func (c *Client) install(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, createNS, replace bool) (*release.Release, error) {
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName = req.Release
+	inst.Namespace = req.Namespace
+	inst.CreateNamespace = createNS
+	inst.Replace = replace
+	inst.Timeout = req.Timeout
+	cfg.Releases.MaxHistory = MaxHistory
+	what := fmt.Sprintf("install of %s in namespace %s", req.Release, req.Namespace)
+	rel, err := inst.RunWithContext(ctx, ch, vals)
+	if err == nil {
+		return rel, nil
+	}
+	err = c.runErr(kc, what, req.Timeout, err)
+	if !req.Atomic {
+		return nil, err
+	}
+	un := action.NewUninstall(cfg)
+	un.Timeout = req.Timeout
+	if _, uerr := un.Run(req.Release); uerr != nil {
+		return nil, exit.Errorf(exit.Code(err), "%s; and uninstalling it again (atomic=True) failed too: %v", strings.TrimSuffix(err.Error(), "."), uerr)
+	}
+	return nil, exit.Errorf(exit.Code(err), "%s; uninstalled it again (atomic=True)", err.Error())
+}
+
+func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, hist []*release.Release) (*release.Release, error) {
+	up := action.NewUpgrade(cfg)
+	up.Namespace = req.Namespace
+	up.Timeout = req.Timeout
+	up.MaxHistory = MaxHistory
+	// The plan's values are the whole truth: never fall back to the
+	// previous revision's values when the plan gives none.
+	up.ResetValues = true
+	last := hist[len(hist)-1]
+	what := fmt.Sprintf("upgrade of %s in namespace %s to rev %d", req.Release, req.Namespace, last.Version+1)
+	rel, err := up.RunWithContext(ctx, req.Release, ch, vals)
+	if err == nil {
+		return rel, nil
+	}
+	err = c.runErr(kc, what, req.Timeout, err)
+	if !req.Atomic {
+		return nil, err
+	}
+	revs := make([]Revision, 0, len(hist)+1)
+	for _, r := range hist {
+		revs = append(revs, revisionOf(r))
+	}
+	// The failed revision is now the current one.
+	revs = append(revs, Revision{Revision: last.Version + 1, Status: StatusFailed})
+	target, terr := RollbackTarget(revs, 0)
+	if terr != nil {
+		return nil, exit.Errorf(exit.Code(err), "%s; no earlier deployed revision to roll back to (atomic=True)", err.Error())
+	}
+	rb := action.NewRollback(cfg)
+	rb.Version = target
+	rb.Timeout = req.Timeout
+	rb.MaxHistory = MaxHistory
+	if rerr := rb.Run(req.Release); rerr != nil {
+		return nil, exit.Errorf(exit.Code(err), "%s; and rolling back to rev %d (atomic=True) failed too: %v", err.Error(), target, rerr)
+	}
+	return nil, exit.Errorf(exit.Code(err), "%s; rolled back to rev %d (atomic=True)", err.Error(), target)
+}
+
+// renderLive renders the chart against the cluster without writing
+// (Helm's server-side dry run: lookups and capabilities from the live API,
+// manifests validated against its OpenAPI schema). When the manifest uses
+// kinds whose CRDs the chart itself (or an earlier step of this pass)
+// brings, it renders client-only with the cluster's capabilities plus those
+// kinds instead, and says so in the notes.
+func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool) (*release.Release, []string, error) {
+	var rel *release.Release
+	var err error
+	if upgrade {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = req.Namespace
+		up.DryRun = true
+		up.DryRunOption = "server"
+		up.ResetValues = true
+		up.MaxHistory = MaxHistory
+		rel, err = up.RunWithContext(ctx, req.Release, ch, vals)
+	} else {
+		inst := action.NewInstall(cfg)
+		inst.ReleaseName = req.Release
+		inst.Namespace = req.Namespace
+		inst.DryRun = true
+		inst.DryRunOption = "server"
+		inst.Replace = true
+		rel, err = inst.RunWithContext(ctx, ch, vals)
+	}
+	if err == nil {
+		return rel, nil, nil
+	}
+	missing := missingKinds(err)
+	if len(missing) == 0 {
+		return nil, nil, err
+	}
+	known := c.knownCRDs(ch)
+	var extra []crdKind
+	for _, m := range missing {
+		k, ok := known[m]
+		if !ok {
+			return nil, nil, err
+		}
+		extra = append(extra, k)
+	}
+	ver, verr := kc.Discovery.ServerVersion()
+	if verr != nil {
+		return nil, nil, err
+	}
+	set, _ := action.GetVersionSet(kc.Discovery)
+	rel, err = c.renderClientOnly(req.Release, req.Namespace, ch, vals, ver.GitVersion, append(append([]string(nil), set...), apiVersions(extra)...), upgrade, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, k := range extra {
+		names = append(names, k.Kind)
+	}
+	sort.Strings(names)
+	note := fmt.Sprintf("%s not in the cluster yet (their CRDs come with this chart or an earlier step): rendered without server validation", strings.Join(names, ", "))
+	return rel, []string{note}, nil
+}
+
+var noMatch = regexp.MustCompile(`no matches for kind "([^"]+)" in version "([^"]+)"`)
+
+// missingKinds returns the group/Kind keys of the kinds err says the
+// cluster does not know.
+func missingKinds(err error) []string {
+	var out []string
+	for _, m := range noMatch.FindAllStringSubmatch(err.Error(), -1) {
+		group := ""
+		if i := strings.LastIndex(m[2], "/"); i >= 0 {
+			group = m[2][:i]
+		}
+		out = append(out, group+"/"+m[1])
+	}
+	return out
+}
+
+// knownCRDs are the kinds the chart's CRDs and the CRDs planned earlier in
+// this pass define.
+func (c *Client) knownCRDs(ch *chart.Chart) map[string]crdKind {
+	out := map[string]crdKind{}
+	c.mu.Lock()
+	for k, v := range c.plannedCRDs {
+		out[k] = v
+	}
+	c.mu.Unlock()
+	for _, k := range crdKinds(ch, nil) {
+		out[k.key()] = k
+	}
+	// CRDs among the chart's templates count too.
+	if files, err := renderFilesForCRDs(ch); err == nil {
+		for _, k := range files {
+			out[k.key()] = k
+		}
+	}
+	return out
+}
+
+// renderFilesForCRDs finds CustomResourceDefinitions in a chart's
+// templates without rendering them: only plain (untemplated) documents are
+// recognised.
+func renderFilesForCRDs(ch *chart.Chart) ([]crdKind, error) {
+	var out []crdKind
+	for _, t := range ch.Templates {
+		if !strings.Contains(string(t.Data), "CustomResourceDefinition") {
+			continue
+		}
+		objs, err := parseManifest(string(t.Data), nil, "")
+		if err != nil {
+			continue
+		}
+		out = append(out, crdKinds(nil, objs)...)
+	}
+	return out, nil
+}
+
+// planCRDs records the kinds a planned (dry) install would add.
+func (c *Client) planCRDs(kinds []crdKind) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range kinds {
+		c.plannedCRDs[k.key()] = k
+	}
+}
+
+// renderClientOnly renders without a cluster (pitfall 7: a fresh
+// Configuration each time, and an explicit Kubernetes version).
+func (c *Client) renderClientOnly(name, namespace string, ch *chart.Chart, vals map[string]any, kubeVersion string, apiVersions []string, upgrade, includeCRDs bool) (*release.Release, error) {
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "kube version %q: %v", kubeVersion, err)
+	}
+	inst := action.NewInstall(c.clientOnlyConfig())
+	inst.ClientOnly = true
+	inst.DryRun = true
+	inst.DryRunOption = "client"
+	inst.Replace = true
+	inst.ReleaseName = name
+	inst.Namespace = namespace
+	inst.KubeVersion = kv
+	inst.APIVersions = apiVersions
+	inst.IsUpgrade = upgrade
+	inst.IncludeCRDs = includeCRDs
+	return inst.Run(ch, vals)
+}
+
+func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[string]any) (*InstallResult, error) {
+	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(c.knownCRDList(ch)), false, false)
+	if err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	objs, err := parseManifest(rel.Manifest, c.scope(nil, c.knownCRDList(ch)), req.Namespace)
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
+	}
+	c.planCRDs(crdKinds(ch, objs))
+	sum := c.summarize(rel, nil)
+	sum.Objects = refs(objs)
+	sum.Revision = 0
+	sum.Status = "unknown"
+	sum.Updated = time.Time{}
+	return &InstallResult{
+		Action:      Install,
+		Planned:     true,
+		Offline:     true,
+		Release:     sum,
+		KubeVersion: c.opts.KubeVersion,
+		Notes:       []string{"offline: the release history was not read; no diff"},
+	}, nil
+}
+
+func (c *Client) knownCRDList(ch *chart.Chart) []crdKind {
+	m := c.knownCRDs(ch)
+	out := make([]crdKind, 0, len(m))
+	for _, k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
+
+// sameValues compares a stored release's values with new ones, as JSON
+// (stored numbers come back as floats).
+func sameValues(a, b map[string]any) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(normalize(a), normalize(b))
+}
+
+func sameHooks(a, b []*release.Hook) bool {
+	key := func(hs []*release.Hook) map[string]string {
+		m := make(map[string]string, len(hs))
+		for _, h := range hs {
+			var evs []string
+			for _, e := range h.Events {
+				evs = append(evs, string(e))
+			}
+			m[h.Path+"\x00"+h.Kind+"\x00"+h.Name] = h.Manifest + "\x00" + strings.Join(evs, ",") + fmt.Sprint(h.Weight, h.DeletePolicies)
+		}
+		return m
+	}
+	return reflect.DeepEqual(key(a), key(b))
+}
+
+func sameChart(a, b *chart.Chart) bool {
+	if a == nil || b == nil || a.Metadata == nil || b.Metadata == nil {
+		return a == b
+	}
+	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && a.Metadata.AppVersion == b.Metadata.AppVersion
+}

@@ -1,0 +1,178 @@
+package helm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/plate-dev/plate/internal/exit"
+)
+
+// Release describes one revision of a release.
+type Release struct {
+	Name         string `json:"name"`
+	Namespace    string `json:"namespace"`
+	Revision     int    `json:"revision"`
+	Status       string `json:"status"`
+	Chart        string `json:"chart"`
+	ChartVersion string `json:"chart_version"`
+	AppVersion   string `json:"app_version,omitempty"`
+	Description  string `json:"description,omitempty"`
+	// Updated is when the revision was deployed (zero for a planned one).
+	Updated time.Time `json:"updated,omitzero"`
+	// Objects are the objects of the revision's manifest, in install order
+	// (hooks are not part of it).
+	Objects []ObjectRef `json:"objects"`
+	// Manifest is the revision's manifest, for backups; never in the trace.
+	Manifest string `json:"-"`
+}
+
+// Revision is one entry of a release's history.
+type Revision struct {
+	Revision     int       `json:"revision"`
+	Status       string    `json:"status"`
+	Chart        string    `json:"chart"`
+	ChartVersion string    `json:"chart_version"`
+	AppVersion   string    `json:"app_version,omitempty"`
+	Description  string    `json:"description,omitempty"`
+	Updated      time.Time `json:"updated,omitzero"`
+}
+
+// ReleaseInfo is a release's latest revision with its history, oldest
+// first.
+type ReleaseInfo struct {
+	Release
+	History []Revision `json:"history"`
+}
+
+// Status values of a release, as Helm stores them.
+const (
+	StatusDeployed        = string(release.StatusDeployed)
+	StatusSuperseded      = string(release.StatusSuperseded)
+	StatusFailed          = string(release.StatusFailed)
+	StatusUninstalled     = string(release.StatusUninstalled)
+	StatusPendingInstall  = string(release.StatusPendingInstall)
+	StatusPendingUpgrade  = string(release.StatusPendingUpgrade)
+	StatusPendingRollback = string(release.StatusPendingRollback)
+)
+
+func revisionOf(r *release.Release) Revision {
+	rv := Revision{Revision: r.Version}
+	if r.Info != nil {
+		rv.Status = string(r.Info.Status)
+		rv.Description = r.Info.Description
+		rv.Updated = r.Info.LastDeployed.Time
+	}
+	if r.Chart != nil && r.Chart.Metadata != nil {
+		rv.Chart = r.Chart.Metadata.Name
+		rv.ChartVersion = r.Chart.Metadata.Version
+		rv.AppVersion = r.Chart.Metadata.AppVersion
+	}
+	return rv
+}
+
+// summarize describes r, with the objects of its manifest.
+func (c *Client) summarize(r *release.Release, mapper meta.RESTMapper) Release {
+	rv := revisionOf(r)
+	out := Release{
+		Name: r.Name, Namespace: r.Namespace, Revision: r.Version,
+		Status: rv.Status, Chart: rv.Chart, ChartVersion: rv.ChartVersion, AppVersion: rv.AppVersion,
+		Description: rv.Description, Updated: rv.Updated, Manifest: r.Manifest,
+	}
+	objs, err := parseManifest(r.Manifest, c.scope(mapper, crdKinds(r.Chart, nil)), r.Namespace)
+	if err == nil {
+		out.Objects = refs(objs)
+	}
+	if out.Objects == nil {
+		out.Objects = []ObjectRef{}
+	}
+	return out
+}
+
+// history returns every stored revision of name, oldest first; nil when
+// there is none.
+func history(cfg *action.Configuration, name string) ([]*release.Release, error) {
+	hist, err := cfg.Releases.History(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(hist, func(i, j int) bool { return hist[i].Version < hist[j].Version })
+	return hist, nil
+}
+
+// pendingError reports a release stuck in a pending state, the state a
+// killed helm process leaves behind.
+func pendingError(r *release.Release) error {
+	return exit.Errorf(exit.PlanFailed,
+		"release %s in namespace %s is stuck in %s at rev %d: an earlier install, upgrade or rollback did not finish",
+		r.Name, r.Namespace, r.Info.Status, r.Version).
+		WithHint("recover it with: plate recover %s -n %s", r.Name, r.Namespace)
+}
+
+// Get reads release name in namespace: its latest revision and history.
+// It returns nil, nil when there is no such release.
+func (c *Client) Get(ctx context.Context, name, namespace string) (*ReleaseInfo, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	cfg, kc, err := c.config(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := history(cfg, name)
+	if err != nil {
+		return nil, c.clusterErr(kc, fmt.Errorf("reading release %s in namespace %s: %w", name, namespace, err))
+	}
+	if len(hist) == 0 {
+		return nil, nil
+	}
+	info := &ReleaseInfo{Release: c.summarize(hist[len(hist)-1], kc.Mapper)}
+	for _, r := range hist {
+		info.History = append(info.History, revisionOf(r))
+	}
+	return info, nil
+}
+
+// RollbackTarget chooses the revision a rollback restores. With want > 0
+// that revision must exist and differ from the current one. With want == 0
+// it is the last revision before the current one that was deployed or
+// superseded: a failed revision is never a target (Helm's "previous" may
+// be one). hist is sorted oldest first.
+func RollbackTarget(hist []Revision, want int) (int, error) {
+	if len(hist) == 0 {
+		return 0, fmt.Errorf("no revisions")
+	}
+	cur := hist[len(hist)-1]
+	if want > 0 {
+		if want == cur.Revision {
+			return 0, exit.Errorf(exit.Usage, "revision %d is the current revision", want)
+		}
+		for _, r := range hist {
+			if r.Revision == want {
+				return want, nil
+			}
+		}
+		var have []string
+		for _, r := range hist {
+			have = append(have, fmt.Sprintf("%d (%s)", r.Revision, r.Status))
+		}
+		return 0, exit.Errorf(exit.Usage, "revision %d is not in the release history (revisions: %s)", want, listSome(have, 10))
+	}
+	for i := len(hist) - 2; i >= 0; i-- {
+		switch hist[i].Status {
+		case StatusDeployed, StatusSuperseded:
+			return hist[i].Revision, nil
+		}
+	}
+	return 0, exit.Errorf(exit.PlanFailed, "no revision before rev %d was deployed successfully: nothing to roll back to", cur.Revision)
+}

@@ -1,0 +1,155 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/plate-dev/plate/internal/exit"
+)
+
+// RollbackRequest asks for a release to be rolled back.
+type RollbackRequest struct {
+	Release   string
+	Namespace string
+	// Revision is the revision to restore; 0 means the last deployed or
+	// superseded revision before the current one (see RollbackTarget).
+	Revision int
+	// Timeout bounds the rollback, hooks included (default DefaultTimeout).
+	Timeout time.Duration
+	// Secrets are strings that diffs must not show.
+	Secrets []string
+}
+
+// RollbackResult says what a rollback did (or would do).
+type RollbackResult struct {
+	Planned bool `json:"planned,omitempty"`
+	// Release is the new revision, a copy of the restored one.
+	Release Release `json:"release"`
+	// FromRevision is the revision that was current.
+	FromRevision int `json:"from_revision"`
+	// Restores is the revision whose chart, values and manifest return.
+	Restores int  `json:"restores"`
+	Diff     Diff `json:"diff"`
+}
+
+// Summary is "rollback rev 5→6 (restores rev 3; 1 changed, 0 added,
+// 0 removed)", with "would roll back" in dry passes.
+func (r *RollbackResult) Summary() string {
+	verb := "rollback"
+	if r.Planned {
+		verb = "would roll back"
+	}
+	return fmt.Sprintf("%s rev %d→%d (restores rev %d; %s)", verb, r.FromRevision, r.Release.Revision, r.Restores, r.Diff.Counts())
+}
+
+// Text is the diff between the current and the restored manifest.
+func (r *RollbackResult) Text() string { return r.Diff.Text() }
+
+// Rollback restores an earlier revision of a release as a new revision. It
+// does not wait for readiness. In a dry pass it reports the revision it
+// would restore and the diff.
+func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackResult, error) {
+	if err := validName(req.Release); err != nil {
+		return nil, err
+	}
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultTimeout
+	}
+	cfg, kc, err := c.config(ctx, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := history(cfg, req.Release)
+	if err != nil {
+		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
+	}
+	if len(hist) == 0 {
+		return nil, exit.Errorf(exit.PlanFailed, "no release %s in namespace %s to roll back", req.Release, req.Namespace)
+	}
+	cur := hist[len(hist)-1]
+	if cur.Info.Status.IsPending() {
+		return nil, pendingError(cur)
+	}
+	revs := make([]Revision, len(hist))
+	var target *release.Release
+	for i, r := range hist {
+		revs[i] = revisionOf(r)
+	}
+	n, err := RollbackTarget(revs, req.Revision)
+	if err != nil {
+		var xe *exit.Error
+		if ok := asExit(err, &xe); ok {
+			xe.Msg = fmt.Sprintf("cannot roll back %s in namespace %s: %s", req.Release, req.Namespace, xe.Msg)
+			return nil, xe
+		}
+		return nil, err
+	}
+	for _, r := range hist {
+		if r.Version == n {
+			target = r
+		}
+	}
+	scope := c.scope(kc.Mapper, crdKinds(target.Chart, nil))
+	live, _ := parseManifest(cur.Manifest, scope, req.Namespace)
+	if cur.Info.Status == release.StatusUninstalled {
+		live = nil
+	}
+	next, _ := parseManifest(target.Manifest, scope, req.Namespace)
+	res := &RollbackResult{
+		Planned:      !c.Writes(),
+		FromRevision: cur.Version,
+		Restores:     n,
+		Diff:         diffObjects(live, next, req.Secrets),
+	}
+	if !c.Writes() {
+		res.Release = c.summarize(target, kc.Mapper)
+		res.Release.Revision = cur.Version + 1
+		res.Release.Status = StatusDeployed
+		res.Release.Description = fmt.Sprintf("Rollback to %d", n)
+		res.Release.Updated = time.Time{}
+		return res, nil
+	}
+	rb := action.NewRollback(cfg)
+	rb.Version = n
+	rb.Timeout = req.Timeout
+	rb.MaxHistory = MaxHistory
+	what := fmt.Sprintf("rollback of %s in namespace %s to rev %d", req.Release, req.Namespace, n)
+	if err := runWithContext(ctx, req.Timeout, func() error { return rb.Run(req.Release) }); err != nil {
+		return nil, c.runErr(kc, what, req.Timeout, err)
+	}
+	after, err := cfg.Releases.Last(req.Release)
+	if err != nil {
+		return nil, c.clusterErr(kc, fmt.Errorf("%s: reading the new revision: %w", what, err))
+	}
+	res.Release = c.summarize(after, kc.Mapper)
+	return res, nil
+}
+
+// runWithContext runs fn, an SDK call that takes no context, and returns
+// early with the context's error when ctx ends or timeout passes first.
+// The call goes on in the background then, as Helm's own RunWithContext
+// calls do.
+func runWithContext(ctx context.Context, timeout time.Duration, fn func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func asExit(err error, target **exit.Error) bool {
+	xe, ok := err.(*exit.Error)
+	if ok {
+		*target = xe
+	}
+	return ok
+}

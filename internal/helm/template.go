@@ -1,0 +1,86 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/release"
+)
+
+// TemplateRequest asks for a chart to be rendered, as `helm template`
+// does: client-only, never contacting a cluster.
+type TemplateRequest struct {
+	// Release is the release name templates see (default "release-name").
+	Release   string
+	Namespace string
+	Chart     ChartSource
+	Values    Values
+	// KubeVersion overrides the client's Kubernetes version.
+	KubeVersion string
+}
+
+// TemplateResult holds the rendered objects: the chart's CRDs (crds/),
+// then its manifest in install order, then its hooks.
+type TemplateResult struct {
+	Chart        string           `json:"chart"`
+	ChartVersion string           `json:"chart_version"`
+	Objects      []map[string]any `json:"-"`
+	Refs         []ObjectRef      `json:"objects"`
+}
+
+// Summary is "12 objects from web 1.2.0".
+func (r *TemplateResult) Summary() string {
+	return fmt.Sprintf("%s from %s %s", plural(len(r.Objects), "object"), r.Chart, r.ChartVersion)
+}
+
+// Template renders a chart client-only for the client's Kubernetes
+// version: no lookups, no cluster capabilities, nothing contacted.
+func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateResult, error) {
+	if req.Release == "" {
+		req.Release = "release-name"
+	}
+	if err := validName(req.Release); err != nil {
+		return nil, err
+	}
+	if req.Namespace == "" {
+		req.Namespace = "default"
+	}
+	kv := req.KubeVersion
+	if kv == "" {
+		kv = c.opts.KubeVersion
+	}
+	ch, err := c.LoadChart(ctx, req.Chart)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := req.Values.Merge()
+	if err != nil {
+		return nil, err
+	}
+	crds := crdKinds(ch, nil)
+	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, apiVersions(crds), false, true)
+	if err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	manifest := rel.Manifest + "\n" + hookManifests(rel.Hooks)
+	objs, err := parseManifest(manifest, c.scope(nil, crds), req.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %v", req.Chart, err)
+	}
+	res := &TemplateResult{Chart: ch.Metadata.Name, ChartVersion: ch.Metadata.Version}
+	for _, o := range objs {
+		res.Objects = append(res.Objects, o.Body)
+		res.Refs = append(res.Refs, o.ObjectRef)
+	}
+	return res, nil
+}
+
+// hookManifests joins a release's hooks into one manifest.
+func hookManifests(hooks []*release.Hook) string {
+	var b strings.Builder
+	for _, h := range hooks {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
+	}
+	return b.String()
+}
