@@ -19,6 +19,11 @@ import (
 
 // The shared control plane of a test package.
 var shared struct {
+	// ctx is cancelled by a signal, so that a start in progress gives up
+	// (and stops what it started) instead of finishing first.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	main    bool // Main is in charge of teardown
 	c       *Cluster
@@ -56,6 +61,8 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "localcluster: cannot build the control-plane binaries: %v\n", err)
 		return 1
 	}
+	shared.ctx, shared.cancel = context.WithCancel(context.Background())
+	defer shared.cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -63,7 +70,8 @@ func runMain(m *testing.M) int {
 		select {
 		case sig := <-sigs:
 			fmt.Fprintf(os.Stderr, "localcluster: %v: stopping the control plane\n", sig)
-			stopShared()
+			shared.cancel()
+			_ = stopShared()
 			signal.Reset(sig)
 			_ = syscall.Kill(os.Getpid(), sig.(syscall.Signal))
 		case <-done:
@@ -123,7 +131,11 @@ func ForTest(t testing.TB) *Cluster {
 			shared.c, shared.err = Attach(kc)
 		} else {
 			start := time.Now()
-			shared.c, shared.err = Start(context.Background(), Options{Log: os.Stderr, Verbose: os.Getenv(EnvVerbose) == "1"})
+			ctx := shared.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			shared.c, shared.err = Start(ctx, Options{Log: os.Stderr, Verbose: os.Getenv(EnvVerbose) == "1"})
 			if shared.err == nil {
 				t.Logf("localcluster: control plane started in %s", time.Since(start).Round(time.Millisecond))
 			}
