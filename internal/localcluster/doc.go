@@ -36,7 +36,32 @@
 //     (127.240.x.y) like MetalLB would give one, unless annotated
 //     plate.dev/lb-pending: "true".
 //
-// Tests use one shared control plane per package through [Main] in TestMain
-// and [ForTest] in each test; PLATE_LOCALCLUSTER_KUBECONFIG points tests at
-// a cluster started by `make cluster-up` instead.
+// Tests use one shared control plane per package:
+//
+//	func TestMain(m *testing.M) { localcluster.Main(m) }
+//
+//	func TestDeploy(t *testing.T) {
+//		c := localcluster.ForTest(t) // skips under -short
+//		ns := c.TestNamespace(t)
+//		cs := c.Clientset() // or c.RESTConfig(), c.KubeconfigPath()
+//		...
+//	}
+//
+// PLATE_LOCALCLUSTER_KUBECONFIG points tests at a cluster started by
+// `make cluster-up` instead. Under -short nothing is built or started.
+// Without -short a test that needs the cluster fails (never skips) when the
+// binaries cannot be built or the cluster cannot start. Because `go test`
+// kills a test binary that runs past -timeout plus a minute, a cold build
+// (several minutes) belongs before `go test`: run `make cluster-build` (or
+// `go run ./internal/localcluster/cmd/plate-localcluster build`) first.
+//
+// Proof that something wrote nothing: the API server's audit log (Metadata
+// level) is read by [Cluster.BeginAudit] / [AuditWindow.Mutations] and
+// [Cluster.CountMutations]; they filter by user (e.g. [AdminUser], or an
+// impersonated user from [Cluster.RESTConfigAs]) and drop dry runs, and
+// they wait for a marker request to show up in the log, so nothing that
+// happened in the window is still unwritten.
+//
+// Fault tests: [Cluster.KillAPIServer], [Cluster.StopAPIServer],
+// [Cluster.StartAPIServer], [Cluster.RestartAPIServer].
 package localcluster

@@ -227,6 +227,9 @@ func status(args []string) error {
 		owner := "detached"
 		if st.OwnerPid != 0 {
 			owner = fmt.Sprintf("owner pid %d", st.OwnerPid)
+			if !localcluster.Running(localcluster.ProcRecord{Pid: st.OwnerPid, StartTicks: st.OwnerStartTicks}) {
+				owner += " (gone: a leftover, `down -all` removes it)"
+			}
 		}
 		fmt.Printf("%s: %s, %s, kubeconfig %s\n", st.Name, st.Server, owner, st.Kubeconfig)
 		recs := c.Records()
