@@ -9,6 +9,7 @@ import (
 
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/builtins/core"
+	"github.com/plate-dev/plate/builtins/helm"
 	"github.com/plate-dev/plate/builtins/kube"
 )
 
@@ -17,6 +18,7 @@ func Plugins() []builtins.Plugin {
 	return []builtins.Plugin{
 		core.Plugin{},
 		kube.Plugin{},
+		helm.Plugin{},
 	}
 }
 
