@@ -157,39 +157,50 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("localcluster: a cluster is already running in %s (stop it with `plate-localcluster down`)", dir)
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	nodes := opts.Nodes
 	if nodes <= 0 {
 		nodes = 1
 	}
-	c := &Cluster{
-		st: State{
-			Name:    name,
-			Dir:     dir,
-			Created: time.Now().UTC(),
-			BinDir:  bins.Dir,
-			Procs:   map[string]ProcRecord{},
-		},
-		procs:   map[string]*proc{},
-		owned:   true,
-		log:     logw,
-		verbose: opts.Verbose && !opts.Detached,
-	}
-	if !opts.Detached {
-		c.st.OwnerPid = os.Getpid()
-		c.st.OwnerStartTicks, _ = procStartTicks(os.Getpid())
-	}
-	for i := 0; i < nodes; i++ {
-		c.st.Nodes = append(c.st.Nodes, fmt.Sprintf("plate-node-%d", i))
-	}
-	if err := c.start(ctx, bins, opts.Detached); err != nil {
+	var c *Cluster
+	// The ports are free when picked but another process may take one
+	// before our component binds it: then try again with new ports.
+	for attempt := 1; ; attempt++ {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		c = &Cluster{
+			st: State{
+				Name:    name,
+				Dir:     dir,
+				Created: time.Now().UTC(),
+				BinDir:  bins.Dir,
+				Procs:   map[string]ProcRecord{},
+			},
+			procs:   map[string]*proc{},
+			owned:   true,
+			log:     logw,
+			verbose: opts.Verbose && !opts.Detached,
+		}
+		if !opts.Detached {
+			c.st.OwnerPid = os.Getpid()
+			c.st.OwnerStartTicks, _ = procStartTicks(os.Getpid())
+		}
+		for i := 0; i < nodes; i++ {
+			c.st.Nodes = append(c.st.Nodes, fmt.Sprintf("plate-node-%d", i))
+		}
+		err := c.start(ctx, bins, opts.Detached)
+		if err == nil {
+			break
+		}
 		logs := c.logTails()
 		_ = c.Stop()
+		if attempt < 3 && ctx.Err() == nil && strings.Contains(logs, "address already in use") {
+			fmt.Fprintf(logw, "localcluster: a port was taken meanwhile; starting again\n")
+			continue
+		}
 		return nil, fmt.Errorf("localcluster: start: %w%s", err, logs)
 	}
 	fmt.Fprintf(logw, "localcluster: control plane %s ready at %s in %s (kubeconfig %s)\n",

@@ -246,30 +246,44 @@ func TestSimulatedPodStates(t *testing.T) {
 	})
 
 	t.Run("job-completes", func(t *testing.T) {
-		job := &batchv1.Job{
-			ObjectMeta: metav1.ObjectMeta{Name: "once"},
-			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-				RestartPolicy: corev1.RestartPolicyNever,
-				Containers:    []corev1.Container{{Name: "job", Image: "example.com/job:1"}},
-			}}},
-		}
-		if _, err := cs.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		err := wait.PollUntilContextTimeout(ctx, 25*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-			j, err := cs.BatchV1().Jobs(ns).Get(ctx, "once", metav1.GetOptions{})
-			if err != nil {
-				return false, nil
+		job := func(name string, annotations map[string]string) *batchv1.Job {
+			return &batchv1.Job{
+				ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Annotations: annotations},
+					Spec: corev1.PodSpec{
+						RestartPolicy: corev1.RestartPolicyNever,
+						Containers:    []corev1.Container{{Name: "job", Image: "example.com/job:1"}},
+					},
+				}},
 			}
-			for _, c := range j.Status.Conditions {
-				if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
-					return true, nil
+		}
+		start := time.Now()
+		for _, j := range []*batchv1.Job{job("once", nil), job("slow-once", map[string]string{localcluster.AnnotationReadyDelay: "1s"})} {
+			if _, err := cs.BatchV1().Jobs(ns).Create(ctx, j, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, name := range []string{"once", "slow-once"} {
+			err := wait.PollUntilContextTimeout(ctx, 25*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+				j, err := cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return false, nil
 				}
+				for _, c := range j.Status.Conditions {
+					if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			if err != nil {
+				t.Fatalf("job %s not Complete: %v", name, err)
 			}
-			return false, nil
-		})
-		if err != nil {
-			t.Fatalf("job not Complete: %v", err)
+			t.Logf("job %s Complete after %s", name, time.Since(start).Round(time.Millisecond))
+		}
+		if el := time.Since(start); el < time.Second {
+			t.Errorf("slow job complete after %s, want >= 1s", el)
 		}
 	})
 }
