@@ -3,7 +3,15 @@
 package core
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
 
 	"go.starlark.net/starlark"
 
@@ -38,6 +46,25 @@ func (Plugin) Builtins() []builtins.Builtin {
 - In a dry run the trace says "would ask: …" and the call returns True, so the trace
   shows what the confirmed plan would do.`,
 			Fn: confirm,
+		},
+		{
+			Name:      "read_file",
+			Params:    []string{"path"},
+			Signature: "read_file(path)",
+			Effect:    engine.Read,
+			Doc: `Returns the contents of a local file as a string. The path is relative to
+the plan file that contains the call, or ` + "`//`" + ` from the project root.`,
+			Fn: readFile,
+		},
+		{
+			Name:      "read_yaml",
+			Params:    []string{"path"},
+			Signature: "read_yaml(path)",
+			Effect:    engine.Read,
+			Doc: `Reads a local YAML (or JSON) file and returns its value: dicts, lists,
+strings, numbers, bools and None. A file of several documents returns a list of
+them. Errors name the file and line. Paths resolve as for read_file.`,
+			Fn: readYAML,
 		},
 		{
 			Name:      "secret",
@@ -95,6 +122,91 @@ func confirm(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 	}
 	c.Report.Summary = "confirmed: " + message
 	return starlark.True, nil
+}
+
+func readFile(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := c.Unpack(args, kwargs, "path", &path); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	data, err := os.ReadFile(c.Path(path))
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "read_file: %s: %v", path, unwrapPathError(err))
+	}
+	c.Report.Summary = fmt.Sprintf("read %s (%d bytes)", path, len(data))
+	return starlark.String(data), nil
+}
+
+func readYAML(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := c.Unpack(args, kwargs, "path", &path); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	data, err := os.ReadFile(c.Path(path))
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "read_yaml: %s: %v", path, unwrapPathError(err))
+	}
+	var docs []any
+	for i, doc := range splitYAML(data) {
+		var v any
+		if err := yaml.Unmarshal(doc.data, &v); err != nil {
+			return nil, exit.Errorf(exit.Usage, "read_yaml: %s: %s", path, yamlErrorLine(err, doc.line, i))
+		}
+		if v != nil {
+			docs = append(docs, v)
+		}
+	}
+	c.Report.Summary = fmt.Sprintf("read %s", path)
+	switch len(docs) {
+	case 0:
+		return starlark.None, nil
+	case 1:
+		return builtins.FromGo(docs[0])
+	}
+	return builtins.FromGo(docs)
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+type yamlDoc struct {
+	data []byte
+	line int // first line of the document in the file
+}
+
+// splitYAML splits a stream at "---" lines, remembering where each
+// document starts so errors can name the file's line.
+func splitYAML(data []byte) []yamlDoc {
+	var docs []yamlDoc
+	lines := strings.SplitAfter(string(data), "\n")
+	start, cur := 1, []string{}
+	for i, l := range lines {
+		if strings.TrimRight(l, " \t\r\n") == "---" {
+			docs = append(docs, yamlDoc{data: []byte(strings.Join(cur, "")), line: start})
+			cur, start = nil, i+2
+			continue
+		}
+		cur = append(cur, l)
+	}
+	return append(docs, yamlDoc{data: []byte(strings.Join(cur, "")), line: start})
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlErrorLine rewrites "line N" in a YAML error to the line in the file.
+func yamlErrorLine(err error, docStart, docIndex int) string {
+	msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+		n, _ := strconv.Atoi(msg[m[2]:m[3]])
+		return fmt.Sprintf("line %d: %s", n+docStart-1, strings.TrimSpace(msg[:m[0]]+msg[m[1]:]))
+	}
+	return fmt.Sprintf("document %d: %s", docIndex+1, msg)
 }
 
 func secret(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
