@@ -89,7 +89,9 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newRunCmd(f, g, nil),
 		newCheckCmd(f, g),
 		newVersionCmd(f),
+		newDocsCmd(f),
 	)
+	root.SetHelpCommand(newHelpCmd(f, root))
 	return root
 }
 
