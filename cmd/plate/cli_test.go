@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/iostreams"
@@ -292,4 +293,33 @@ func golden(t *testing.T, name, got string) {
 	if d := cmp.Diff(strings.ReplaceAll(string(want), "\r\n", "\n"), got); d != "" {
 		t.Errorf("%s differs from golden file (-want +got):\n%s", name, d)
 	}
+}
+
+func iostreamsTest() (*iostreams.IOStreams, *strings.Builder, *strings.Builder) {
+	io, out, errOut := iostreams.Test("")
+	o, e := &strings.Builder{}, &strings.Builder{}
+	io.Out, io.ErrOut = &syncWriter{w: o}, &syncWriter{w: e}
+	_ = out
+	_ = errOut
+	return io, o, e
+}
+
+// syncWriter lets a test read output that another goroutine writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func runPlateWith(t *testing.T, plugins func() []builtins.Plugin, args ...string) result {
+	t.Helper()
+	io, out, errOut := iostreams.Test("")
+	f := &Factory{IO: io, Now: fixedClock(), Plugins: plugins}
+	code := Main(args, f)
+	return result{code: code, out: out.String(), errOut: errOut.String()}
 }

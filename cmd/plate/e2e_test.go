@@ -121,8 +121,12 @@ func TestE2ERunAppliesThenUnchanged(t *testing.T) {
 	if got := strings.Count(r2.out, " unchanged"); got != 6 {
 		t.Errorf("want 3 unchanged objects in preflight and run (6 lines), got %d:\n%s", got, r2.out)
 	}
-	// Server-side apply of unchanged objects is a no-op PATCH; nothing else.
+	// Server-side apply of unchanged objects is a no-op PATCH; besides
+	// those, only the run lock's Lease is created and deleted.
 	for _, m := range muts {
+		if m.ObjectRef != nil && m.ObjectRef.Resource == "leases" {
+			continue
+		}
 		if m.Verb != "patch" {
 			t.Errorf("unexpected %s on an unchanged plan: %+v", m.Verb, m)
 		}
@@ -184,5 +188,45 @@ func TestE2EUnreachableClusterNamed(t *testing.T) {
 	r := runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "--context", "nope", plan)
 	if r.code != exit.Usage || !strings.Contains(r.errOut, `kube context "nope" not found`) {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.errOut)
+	}
+}
+
+// A run that writes holds a Lease for its plan and environment; a second
+// run of the same plan for the same environment is refused and names the
+// holder; a dry run takes no lock; the lease is gone after the run.
+func TestE2ERunLock(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "locked"}}, namespace = ns)
+block()
+`)
+	blocked = make(chan struct{})
+	io1, out1, err1 := iostreamsTest()
+	intr := make(chan struct{})
+	f1 := &Factory{IO: io1, Now: fixedClock(), Plugins: withTestPlugin,
+		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
+	done := make(chan int)
+	go func() {
+		done <- Main([]string{"run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns=" + e.ns, plan}, f1)
+	}()
+	<-blocked // the first run holds the lock and waits
+	io2, out2, err2 := iostreamsTest()
+	f2 := &Factory{IO: io2, Now: fixedClock(), Plugins: withTestPlugin}
+	code := Main([]string{"run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns=" + e.ns, plan}, f2)
+	if code != exit.PlanFailed || !strings.Contains(err2.String(), "another plate run holds the lock") || !strings.Contains(err2.String(), "plan.star") {
+		t.Errorf("second run: exit %d\n%s%s", code, out2, err2)
+	}
+	// A dry run is not refused: it takes no lock.
+	if r := runPlateWith(t, withTestPlugin, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan); r.code != 0 {
+		t.Errorf("dry run during a locked run: exit %d\n%s", r.code, r.errOut)
+	}
+	close(intr)
+	if code := <-done; code != exit.Interrupted {
+		t.Errorf("first run: exit %d\n%s%s", code, out1, err1)
+	}
+	leases, err := e.c.Clientset().CoordinationV1().Leases(e.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(leases.Items) != 0 {
+		t.Errorf("leases left after the run: %v %v", leases, err)
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.starlark.net/starlark"
@@ -13,6 +15,7 @@ import (
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/lock"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -20,13 +23,14 @@ import (
 // RunOptions are the options of `plate run`.
 type RunOptions struct {
 	*GlobalOptions
-	Plan        string
-	Params      []string
-	DryRun      bool
-	Yes         bool
-	Offline     bool
-	KubeVersion string
-	MaxSteps    uint64
+	Plan          string
+	Params        []string
+	DryRun        bool
+	Yes           bool
+	Offline       bool
+	KubeVersion   string
+	LockNamespace string
+	MaxSteps      uint64
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -65,6 +69,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "answer yes to every confirm() (recorded in the trace)")
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
+	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -169,6 +174,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	}
 	out := newOutput(f, opts.GlobalOptions)
 	kubeSettings := kube.Settings{Kubeconfig: opts.Kubeconfig, Context: opts.Context, Namespace: opts.Namespace}
+	var preflight *engine.Engine
 	pass := func(ps trace.Pass) error {
 		rec := out.recorder(f)
 		eng := engine.New(engine.Options{
@@ -188,6 +194,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			MaxSteps:    opts.MaxSteps,
 		})
 		out.footer(ps, rec.Events(), err)
+		if ps == trace.Preflight {
+			preflight = eng
+		}
 		return err
 	}
 	if opts.DryRun {
@@ -199,8 +208,48 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		out.note("preflight failed: nothing was written")
 		return err
 	}
+	if preflight.UsedCluster() {
+		release, err := takeLock(ctx, f, opts, p, kubeSettings, out)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	out.header(fmt.Sprintf("run of %s", p.plan.Name))
 	return pass(trace.Run)
+}
+
+// takeLock takes the run lock of the plan in its environment, so that a
+// second run of it against the same cluster is refused while this one runs.
+func takeLock(ctx context.Context, f *Factory, opts *RunOptions, p *prepared, s kube.Settings, out *output) (func(), error) {
+	cl, err := kube.Connect(s, false)
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	name, env := lock.Key(p.plan.Name, cl.Namespace, opts.Params)
+	l, err := lock.Acquire(ctx, cl.Clientset, lock.Options{
+		Namespace: opts.LockNamespace,
+		Name:      name,
+		Holder:    lock.Me(p.plan.Name, env, f.Now()),
+	})
+	var held *lock.HeldError
+	if errors.As(err, &held) {
+		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error(), Err: err,
+			Hint: "wait for that run to finish; a lock whose run was killed expires after " + lock.DefaultTTL.String()}
+	}
+	if err != nil {
+		return nil, exit.Wrap(exit.PlanFailed, err)
+	}
+	if l.TookOver != nil {
+		out.note(fmt.Sprintf("lock %s: took over an expired lock of %s", l.Name(), l.TookOver))
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.Release(rctx); err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "plate: releasing the run lock %s: %v\n", l.Name(), err)
+		}
+	}, nil
 }
 
 // output renders a run: the trace in text or JSON, plus headers and

@@ -97,6 +97,9 @@ func (e *Engine) Writes() bool { return e.opts.Pass == trace.Run }
 // Recorder returns the trace recorder.
 func (e *Engine) Recorder() *trace.Recorder { return e.opts.Recorder }
 
+// UsedCluster reports whether any step of this pass connected to the cluster.
+func (e *Engine) UsedCluster() bool { return e.kube != nil }
+
 // Offline reports whether this is an offline dry run.
 func (e *Engine) Offline() bool { return e.opts.Offline }
 
