@@ -8,6 +8,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/builtins/cluster"
 	"github.com/plate-dev/plate/builtins/core"
 	"github.com/plate-dev/plate/builtins/helm"
 	"github.com/plate-dev/plate/builtins/kube"
@@ -19,6 +20,7 @@ func Plugins() []builtins.Plugin {
 		core.Plugin{},
 		kube.Plugin{},
 		helm.Plugin{},
+		cluster.Plugin{},
 	}
 }
 

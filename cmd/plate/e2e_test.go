@@ -230,3 +230,50 @@ block()
 		t.Errorf("leases left after the run: %v %v", leases, err)
 	}
 }
+
+// The production guard refuses a context without the production pattern,
+// before any write: exit 2, both clusters named, 0 mutating requests.
+func TestE2ERequireClusterRefusesWrongCluster(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+require_cluster(name = "prod|production")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "guarded"}}, namespace = ns)
+`)
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code != exit.Usage {
+		t.Fatalf("exit %d, want 2\n%s%s", r.code, r.out, r.errOut)
+	}
+	for _, want := range []string{`expected a context or server matching "prod|production"`, `the context is "plate-local"`, "plan.star:3:16"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
+		}
+	}
+	if len(muts) != 0 {
+		t.Errorf("%d mutating requests, want 0: %+v", len(muts), muts)
+	}
+	// The cluster's own identity passes, and an override with --yes is
+	// recorded as a warning.
+	uid := kubeSystemUID(t, e)
+	ok := e.plan(t, `require_cluster(uid = "`+uid+`")`+"\n"+`require_cluster(name = "prod", override = True)`+"\n")
+	r = runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, ok)
+	if r.code != 0 || !strings.Contains(r.out, "cluster ok") || !strings.Contains(r.out, "override confirmed by --yes") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	// Without --yes and without a terminal the override cannot be confirmed.
+	r = runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, ok)
+	if r.code != exit.Aborted {
+		t.Errorf("override without confirmation: exit %d\n%s", r.code, r.errOut)
+	}
+}
+
+func kubeSystemUID(t *testing.T, e *e2e) string {
+	ns, err := e.c.Clientset().CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(ns.UID)
+}

@@ -1,0 +1,174 @@
+// Package cluster holds the builtins that identify the target cluster and
+// guard against deploying to the wrong one: cluster and require_cluster.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/trace"
+)
+
+// Plugin is the cluster family.
+type Plugin struct{}
+
+// Name returns "cluster".
+func (Plugin) Name() string { return "cluster" }
+
+// Builtins lists the family.
+func (Plugin) Builtins() []builtins.Builtin {
+	return []builtins.Builtin{
+		{
+			Name:      "cluster",
+			Signature: "cluster()",
+			Effect:    engine.Read,
+			Doc: `Returns the target cluster as a struct: ` + "`context`" + ` (the kubeconfig context),
+` + "`server`" + ` (the API server URL), ` + "`uid`" + ` (the UID of the kube-system namespace,
+which identifies a cluster across renames), ` + "`namespace`" + ` (the default namespace)
+and ` + "`version`" + ` (the server's Kubernetes version).`,
+			Fn: clusterFn,
+		},
+		{
+			Name:      "require_cluster",
+			Params:    []string{"name?", "uid?", "override?"},
+			Signature: `require_cluster(name=None, uid=None, override=False)`,
+			Effect:    engine.Read,
+			Doc: `Stops the plan unless the target cluster is the expected one, before any
+write (it runs in the preflight).
+
+- ` + "`name`" + `: a regular expression that the context name or the server URL must
+  match (searched, not anchored), e.g. ` + "`\"prod|production\"`" + `.
+- ` + "`uid`" + `: the UID of the cluster's kube-system namespace (see cluster()), pinning
+  one cluster.
+- ` + "`override`" + `: when True, a mismatch does not stop the plan at once: the trace
+  records a warning and the user must confirm a second time that this cluster is
+  meant (with ` + "`--yes`" + ` the override is taken as confirmed, and recorded).
+
+A mismatch stops the plan with exit code 2 and a message that names the
+expected and the actual cluster. Returns the cluster struct, as cluster() does.`,
+			Fn: requireCluster,
+		},
+	}
+}
+
+type identity struct {
+	Context, Server, UID, Namespace, Version string
+}
+
+func identify(ctx context.Context, c *builtins.Call) (*identity, error) {
+	cl, err := c.Engine.Kube()
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, fmt.Errorf("%s: %w", c.Name, err))
+	}
+	return identifyClient(ctx, cl)
+}
+
+func identifyClient(ctx context.Context, cl *kube.Client) (*identity, error) {
+	ns, err := cl.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "cannot identify the cluster of %s: %v", cl.Describe(), err)
+	}
+	id := &identity{Context: cl.ContextName, Server: cl.Server, UID: string(ns.UID), Namespace: cl.Namespace}
+	if v, err := cl.Clientset.Discovery().ServerVersion(); err == nil {
+		id.Version = v.GitVersion
+	}
+	return id, nil
+}
+
+func (id *identity) value() starlark.Value {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"context":   starlark.String(id.Context),
+		"server":    starlark.String(id.Server),
+		"uid":       starlark.String(id.UID),
+		"namespace": starlark.String(id.Namespace),
+		"version":   starlark.String(id.Version),
+	})
+}
+
+func (id *identity) String() string {
+	return fmt.Sprintf("context %q, server %s, uid %s", id.Context, id.Server, id.UID)
+}
+
+func clusterFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := c.Unpack(args, kwargs); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	id, err := identify(c.Ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	c.Report.Summary = id.String()
+	return id.value(), nil
+}
+
+func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name, uid string
+	var override bool
+	if err := c.Unpack(args, kwargs, "name?", &name, "uid?", &uid, "override?", &override); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	if name == "" && uid == "" {
+		return nil, exit.Errorf(exit.Usage, "require_cluster: give name= (a pattern) or uid=")
+	}
+	var re *regexp.Regexp
+	if name != "" {
+		var err error
+		if re, err = regexp.Compile(name); err != nil {
+			return nil, exit.Errorf(exit.Usage, "require_cluster: name: %v", err)
+		}
+	}
+	id, err := identify(c.Ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	if re != nil && !re.MatchString(id.Context) && !re.MatchString(id.Server) {
+		problems = append(problems, fmt.Sprintf("expected a context or server matching %q, but the context is %q and the server %s", name, id.Context, id.Server))
+	}
+	if uid != "" && uid != id.UID {
+		problems = append(problems, fmt.Sprintf("expected the cluster with kube-system uid %s, but this cluster's is %s (context %q, server %s)", uid, id.UID, id.Context, id.Server))
+	}
+	if len(problems) == 0 {
+		c.Report.Summary = "cluster ok: " + id.String()
+		return id.value(), nil
+	}
+	msg := "wrong cluster: " + problems[0]
+	if len(problems) > 1 {
+		msg += "; and " + problems[1]
+	}
+	if !override {
+		return nil, &exit.Error{Code: exit.Usage, Msg: msg, Hint: "point --context at the intended cluster, or pass the plan's override parameter to deploy here anyway"}
+	}
+	// Overridden: a warning plus a second, explicit confirmation.
+	eng := c.Engine
+	question := fmt.Sprintf("%s. Deploy to this cluster anyway?", msg)
+	switch {
+	case eng.Pass() == trace.DryRun:
+		c.Report.Summary = "WARNING " + msg + " (override: would ask again)"
+	case eng.Yes():
+		c.Report.Summary = "WARNING " + msg + " (override confirmed by --yes)"
+	case eng.Prompter() == nil || !eng.Prompter().CanPrompt():
+		return nil, exit.Errorf(exit.Aborted, "%s; the override needs a confirmation: no terminal to ask on; pass --yes", msg)
+	case eng.Pass() == trace.Preflight:
+		c.Report.Summary = "WARNING " + msg + " (override: will ask again)"
+	default:
+		ok, err := eng.Prompter().Confirm(question, false)
+		if err != nil {
+			return nil, exit.Wrap(exit.Aborted, err)
+		}
+		if !ok {
+			return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
+		}
+		c.Report.Summary = "WARNING " + msg + " (override confirmed)"
+	}
+	return id.value(), nil
+}
