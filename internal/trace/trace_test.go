@@ -86,7 +86,7 @@ func TestTextRenderer(t *testing.T) {
 	var buf bytes.Buffer
 	tx := NewText(&buf, TextOptions{Verbose: 1})
 	tx.Emit(Event{Phase: Done, Builtin: "helm_install", Pos: Pos{File: "plans/a.star", Line: 3, Col: 1},
-		Stack: []Frame{{Func: "<toplevel>", Pos: Pos{File: "plans/b.star", Line: 9, Col: 5}}},
+		Stack:   []Frame{{Func: "<toplevel>", Pos: Pos{File: "plans/b.star", Line: 9, Col: 5}}},
 		Summary: "install rev 1", Duration: 1500 * time.Millisecond, Args: map[string]any{"release": "api"}})
 	want := "done     plans/a.star:3:1                 helm_install   install rev 1  (1.5s)\n" +
 		"         called from plans/b.star:9:5 in <toplevel>\n" +
