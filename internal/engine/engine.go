@@ -61,6 +61,9 @@ type Options struct {
 	// KubeVersion is the Kubernetes version an offline render assumes
 	// (--kube-version); default kube.DefaultVersion.
 	KubeVersion string
+	// Concurrency bounds concurrent steps (--concurrency); default
+	// DefaultConcurrency.
+	Concurrency int
 }
 
 // ErrOffline is returned by Kube in an offline dry run.
@@ -73,6 +76,9 @@ type Engine struct {
 	kubeOnce sync.Once
 	kube     *kube.Client
 	kubeErr  error
+
+	schedOnce sync.Once
+	sched     *sched
 }
 
 // New returns an engine for one pass.
