@@ -325,3 +325,33 @@ func TestGuessKindAndRuleText(t *testing.T) {
 		t.Errorf("rule text = %q", s)
 	}
 }
+
+func TestHealth(t *testing.T) {
+	fc := newFake(t)
+	ctx := context.Background()
+	ready := ownedPod("ok", time.Now(), "")
+	ready.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	done := ownedPod("job-x", time.Now(), "")
+	done.Spec.RestartPolicy = corev1.RestartPolicyNever
+	done.Status = corev1.PodStatus{Phase: corev1.PodSucceeded}
+	for _, p := range []*corev1.Pod{ready, done} {
+		if _, err := fc.typed.CoreV1().Pods("ns").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := fc.w.Health(ctx, []string{"ns"}, readiness.Options{}, time.Now())
+	if err != nil || r.Pods != 2 || r.Ready != 2 {
+		t.Fatalf("healthy namespace: %+v, %v", r, err)
+	}
+	if _, err := fc.typed.CoreV1().Pods("ns").Create(ctx, ownedPod("pull", time.Now().Add(-time.Minute), "ImagePullBackOff"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = fc.w.Health(ctx, []string{"ns"}, readiness.Options{}, time.Now())
+	var he *HealthError
+	if !errors.As(err, &he) || len(r.Problems) != 1 || !r.Problems[0].Trouble {
+		t.Fatalf("err = %v, report = %+v", err, r)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "2/3 pods ready in ns; 1 problem") || !strings.Contains(msg, "Pod/ns/pull: Failed (ImagePullBackOff)") {
+		t.Errorf("message:\n%s", msg)
+	}
+}
