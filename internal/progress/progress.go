@@ -89,7 +89,7 @@ func (b Board) lines(extra time.Duration, width int) []string {
 		if it.Text != "" {
 			text += "  " + it.Text
 		}
-		l := fmt.Sprintf("  %-*s  %-*s  %s  %s", nw, it.Name, kw, it.Kind, trace.FormatDuration(el.Round(100*time.Millisecond)), text)
+		l := fmt.Sprintf("  %-*s  %-*s  %6s  %s", nw, it.Name, kw, it.Kind, trace.FormatDuration(el.Round(100*time.Millisecond)), text)
 		out = append(out, cut(strings.TrimRight(l, " "), width))
 	}
 	return out

@@ -33,9 +33,9 @@ func TestPlainPrintsChangesOnly(t *testing.T) {
 	s.Emit(trace.Event{Step: "s1", Phase: trace.Progress, Time: t0.Add(2 * time.Second), Detail: board("Ready", "", 2*time.Second)})
 	s.Emit(trace.Event{Step: "s1", Phase: trace.Done, Time: t0.Add(2 * time.Second)})
 	s.Close()
-	want := `03:04:05  plate-api  Deployment   0s  Progressing  1/3 replicas available
-03:04:05  db         StatefulSet  1.0s  Ready
-03:04:07  plate-api  Deployment   2.0s  Ready
+	want := `03:04:05  plate-api  Deployment       0s  Progressing  1/3 replicas available
+03:04:05  db         StatefulSet    1.0s  Ready
+03:04:07  plate-api  Deployment     2.0s  Ready
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("output mismatch (-want +got):\n%s", diff)
@@ -59,11 +59,11 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 	s.Emit(trace.Event{Step: "s1", Phase: trace.Done})
 	s.Close()
 	got := out.String()
-	want := "  plate-api  Deployment   0s  Progress…\n" +
-		"  db         StatefulSet  1.0s  Ready\n" +
+	want := "  plate-api  Deployment       0s  Prog…\n" +
+		"  db         StatefulSet    1.0s  Ready\n" +
 		"\x1b[2A\r\x1b[J" +
-		"  plate-api  Deployment   3.0s  Progres…\n" +
-		"  db         StatefulSet  1.0s  Ready\n" +
+		"  plate-api  Deployment     3.0s  Prog…\n" +
+		"  db         StatefulSet    1.0s  Ready\n" +
 		"\x1b[2A\r\x1b[J" +
 		"done line\n"
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -78,7 +78,7 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 
 func TestBoardText(t *testing.T) {
 	got := board("Failed", "ImagePullBackOff", 2*time.Second).Text()
-	want := "  plate-api  Deployment   2.0s  Failed  ImagePullBackOff\n  db         StatefulSet  1.0s  Ready\n"
+	want := "  plate-api  Deployment     2.0s  Failed  ImagePullBackOff\n  db         StatefulSet    1.0s  Ready\n"
 	if got != want {
 		t.Errorf("Text() = %q; want %q", got, want)
 	}
