@@ -348,15 +348,15 @@ func needsOf(c *builtins.Call, needs starlark.Value) error {
 	defer iter.Done()
 	var e starlark.Value
 	for i := 0; iter.Next(&e); i++ {
-		rv, ok := e.(*ReleaseValue)
-		if !ok {
-			return exit.Errorf(exit.Usage, "%s: needs[%d]: got %s, want a release value returned by an earlier helm_install", c.Name, i, e.Type())
-		}
-		if rv.owner != c.Engine {
+		if rv, ok := e.(*ReleaseValue); ok && rv.owner != c.Engine {
 			return exit.Errorf(exit.Usage, "%s: needs[%d]: release %s comes from another run of the plan", c.Name, i, rv.rel.Name)
 		}
-		if rv.step != "" && c.Step != nil {
-			c.Step.Needs = append(c.Step.Needs, rv.step)
+		sv, ok := e.(builtins.StepValue)
+		if !ok || sv.StepID() == "" {
+			return exit.Errorf(exit.Usage, "%s: needs[%d]: got %s, want a release value returned by an earlier helm_install", c.Name, i, e.Type())
+		}
+		if c.Step != nil {
+			c.Step.Needs = append(c.Step.Needs, sv.StepID())
 		}
 	}
 	return nil

@@ -30,8 +30,10 @@ type ReleaseValue struct {
 }
 
 var (
-	_ starlark.HasAttrs = (*ReleaseValue)(nil)
-	_ builtins.Goer     = (*ReleaseValue)(nil)
+	_ starlark.HasAttrs  = (*ReleaseValue)(nil)
+	_ builtins.Goer      = (*ReleaseValue)(nil)
+	_ builtins.ObjectSet = (*ReleaseValue)(nil)
+	_ builtins.StepValue = (*ReleaseValue)(nil)
 )
 
 // NewReleaseValue returns the value of rel, made by step of the pass eng.
@@ -49,8 +51,22 @@ func (r *ReleaseValue) History() []ih.Revision { return r.history }
 // Planned reports whether the value describes a planned (dry-run) state.
 func (r *ReleaseValue) Planned() bool { return r.planned }
 
-// Step is the id of the step that made the value, for needs=.
-func (r *ReleaseValue) Step() string { return r.step }
+// StepID is the id of the step that made the value, for needs=.
+func (r *ReleaseValue) StepID() string { return r.step }
+
+// Objects lists the objects of the release's manifest, in install order.
+func (r *ReleaseValue) Objects() []builtins.ObjectRef {
+	out := make([]builtins.ObjectRef, len(r.rel.Objects))
+	for i, o := range r.rel.Objects {
+		out[i] = builtins.ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+	}
+	return out
+}
+
+// Describe names the release for messages: "release shop in prod".
+func (r *ReleaseValue) Describe() string {
+	return fmt.Sprintf("release %s in %s", r.rel.Name, r.rel.Namespace)
+}
 
 // Engine is the pass that made the value.
 func (r *ReleaseValue) Engine() *engine.Engine { return r.owner }
