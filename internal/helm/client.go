@@ -84,9 +84,16 @@ type Options struct {
 type Client struct {
 	opts Options
 
-	mu      sync.Mutex
-	configs map[string]*action.Configuration
-	reached bool
+	mu sync.Mutex
+	// configs are idle action configurations per namespace. An operation
+	// takes one (or builds one) and puts it back when done, so that
+	// concurrent steps never share a Configuration (the SDK's are not
+	// safe for concurrent use) while sequential ones reuse its caches.
+	configs map[string][]*action.Configuration
+	// generation counts invalidations: a configuration taken before one
+	// is not put back.
+	generation int
+	reached    bool
 	// plannedCRDs are the kinds that CRDs rendered earlier in this (dry)
 	// pass would add: later renders that use them are not failed for
 	// lack of the kind in the cluster.
@@ -122,7 +129,7 @@ func New(opts Options) (*Client, error) {
 	}
 	return &Client{
 		opts:        opts,
-		configs:     map[string]*action.Configuration{},
+		configs:     map[string][]*action.Configuration{},
 		plannedCRDs: map[string]crdKind{},
 		indexes:     map[string]*repoIndex{},
 		archives:    map[string][]byte{},
@@ -214,24 +221,35 @@ func unreachable(kc *kube.Client, err error) error {
 		WithHint("check the kube context (--context, --kubeconfig) and that the API server runs")
 }
 
-// config returns the action configuration of namespace, built on first use
-// in this pass.
-func (c *Client) config(ctx context.Context, namespace string) (*action.Configuration, *kube.Client, error) {
+// config returns an action configuration of namespace for one operation,
+// reusing an idle one of this pass when there is one, and the function
+// that puts it back when the operation is done.
+func (c *Client) config(ctx context.Context, namespace string) (*action.Configuration, *kube.Client, func(), error) {
 	kc, err := c.kube(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cfg := c.configs[namespace]; cfg != nil {
-		return cfg, kc, nil
+	gen := c.generation
+	var cfg *action.Configuration
+	if idle := c.configs[namespace]; len(idle) > 0 {
+		cfg = idle[len(idle)-1]
+		c.configs[namespace] = idle[:len(idle)-1]
 	}
-	cfg, err := c.newConfig(kc, namespace)
-	if err != nil {
-		return nil, nil, err
+	c.mu.Unlock()
+	if cfg == nil {
+		if cfg, err = c.newConfig(kc, namespace); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	c.configs[namespace] = cfg
-	return cfg, kc, nil
+	done := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.generation == gen {
+			c.configs[namespace] = append(c.configs[namespace], cfg)
+		}
+	}
+	return cfg, kc, done, nil
 }
 
 // newConfig builds an uncached action configuration for namespace.
@@ -257,7 +275,8 @@ func (c *Client) clientOnlyConfig() *action.Configuration {
 // release added CRDs: the next action sees the new kinds (pitfall 8).
 func (c *Client) invalidate() {
 	c.mu.Lock()
-	c.configs = map[string]*action.Configuration{}
+	c.configs = map[string][]*action.Configuration{}
+	c.generation++
 	c.mu.Unlock()
 	if kc := c.opts.Kube; kc != nil {
 		kc.Discovery.Invalidate()

@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
@@ -303,10 +304,11 @@ func TestPendingRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a killed helm upgrade leaves behind.
-	cfg, _, err := live.config(ctx, ns)
+	cfg, _, done, err := live.config(ctx, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer done()
 	rel, err := cfg.Releases.Last("stuck")
 	if err != nil {
 		t.Fatal(err)
@@ -585,4 +587,55 @@ users:
 	if err == nil || !strings.Contains(err.Error(), want) || exit.Code(err) != exit.Usage {
 		t.Errorf("error %v, want %q (exit 2)", err, want)
 	}
+}
+
+// An object of the chart that exists outside any release stops the
+// install in the dry pass already.
+func TestOwnershipConflict(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	ctx := context.Background()
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "own-web", "namespace": ns}}
+	kc, err := kube.Connect(kube.Settings{Kubeconfig: lc.KubeconfigPath()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.Apply(ctx, toUnstructured(cm), ns); err != nil {
+		t.Fatal(err)
+	}
+	w := lc.BeginAudit()
+	_, err = pass(t, lc.KubeconfigPath(), false).Install(ctx, InstallRequest{Release: "own", Namespace: ns, Chart: webChart(t)})
+	want := `ConfigMap "own-web" in namespace "` + ns + `" exists and cannot be imported into the current release`
+	if err == nil || !strings.Contains(err.Error(), want) || exit.Code(err) != exit.PlanFailed {
+		t.Errorf("error %v, want %q (exit 1)", err, want)
+	}
+	noWrites(t, lc, w)
+}
+
+// Steps running concurrently share a client: each operation gets its own
+// action configuration.
+func TestConcurrentInstalls(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	ctx := context.Background()
+	live := pass(t, lc.KubeconfigPath(), true)
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			res, err := live.Install(ctx, InstallRequest{Release: fmt.Sprintf("par%d", i), Namespace: ns, Chart: webChart(t)})
+			if err == nil && res.Release.Revision != 1 {
+				err = fmt.Errorf("par%d: rev %d", i, res.Release.Revision)
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func toUnstructured(m map[string]any) []*unstructured.Unstructured {
+	return []*unstructured.Unstructured{{Object: m}}
 }

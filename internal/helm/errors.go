@@ -86,6 +86,16 @@ func (c *Client) renderErr(kc *kube.Client, src ChartSource, err error) error {
 	if rest, ok := strings.CutPrefix(msg, "values don't meet the specifications of the schema(s) in the following chart(s):"); ok {
 		return exit.Errorf(exit.Usage, "chart %s: values do not match values.schema.json:%s", src, schemaDetail(rest))
 	}
+	if i := strings.Index(msg, "Unable to continue with "); i >= 0 {
+		// An object of the chart exists and belongs to no release or to
+		// another one: a state of the cluster, not a mistake in the plan.
+		detail := msg[i:]
+		if j := strings.Index(detail, ": "); j >= 0 {
+			detail = detail[j+2:]
+		}
+		return exit.Errorf(exit.PlanFailed, "chart %s: %s", src, detail).
+			WithHint("delete the object, or give it the release's meta.helm.sh/release-name and meta.helm.sh/release-namespace annotations and app.kubernetes.io/managed-by=Helm label to adopt it")
+	}
 	if strings.Contains(msg, "unable to build kubernetes objects") {
 		return exit.Errorf(exit.Usage, "chart %s renders objects the cluster rejects: %s", src, trimBuild(msg))
 	}

@@ -171,10 +171,11 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if c.opts.Offline {
 		return c.installOffline(req, ch, vals)
 	}
-	cfg, kc, err := c.config(ctx, req.Namespace)
+	cfg, kc, done, err := c.config(ctx, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	hist, err := history(cfg, req.Release)
 	if err != nil {
 		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))

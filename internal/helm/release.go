@@ -125,10 +125,11 @@ func (c *Client) Get(ctx context.Context, name, namespace string) (*ReleaseInfo,
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	cfg, kc, err := c.config(ctx, namespace)
+	cfg, kc, done, err := c.config(ctx, namespace)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	hist, err := history(cfg, name)
 	if err != nil {
 		return nil, c.clusterErr(kc, fmt.Errorf("reading release %s in namespace %s: %w", name, namespace, err))

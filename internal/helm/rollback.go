@@ -59,10 +59,11 @@ func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackRe
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
-	cfg, kc, err := c.config(ctx, req.Namespace)
+	cfg, kc, done, err := c.config(ctx, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	hist, err := history(cfg, req.Release)
 	if err != nil {
 		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
