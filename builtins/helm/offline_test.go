@@ -62,7 +62,7 @@ helm_rollback(rel)
 			t.Errorf("secret value in the trace:\n%s", out)
 		}
 	}
-	contains(t, "verbose trace", r.text, "needs s1", `set={"image.tag":"2.0","password":"<redacted>"}`, "Deployment/prod/shop-web")
+	contains(t, "verbose trace", r.text, `set={"image.tag":"2.0","password":"<redacted>"}`, "Deployment/prod/shop-web")
 }
 
 func TestOfflineErrors(t *testing.T) {
