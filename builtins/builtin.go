@@ -11,12 +11,15 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -38,6 +41,11 @@ type Builtin struct {
 	// Pure builtins build values (secret) and emit no trace event; they
 	// are still wrapped so that a panic becomes a positioned error.
 	Pure bool
+	// Concurrent builtins take needs=: a call with needs= is a concurrent
+	// step that starts once its needs (and any pending step values among
+	// its arguments) are done, and returns a Future at once. The wrapper
+	// handles needs=; Fn never sees it.
+	Concurrent bool
 	// Fn implements the builtin. It unpacks its arguments with c.Unpack,
 	// sets c.Report.Summary, and returns its value.
 	Fn func(c *Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
@@ -56,6 +64,36 @@ type Run struct {
 	Engine *engine.Engine
 	// Root is the absolute project root; plan files are named relative to it.
 	Root string
+
+	mu     sync.Mutex
+	values map[starlark.Value]string
+}
+
+// recordValue remembers which step returned v, so that needs=[v] can name
+// it. Only values with identity (pointers) are recorded.
+func (r *Run) recordValue(v starlark.Value, step string) {
+	if v == nil || step == "" || reflect.ValueOf(v).Kind() != reflect.Pointer {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.values == nil {
+		r.values = map[starlark.Value]string{}
+	}
+	r.values[v] = step
+}
+
+func (r *Run) stepOf(v starlark.Value) (string, bool) {
+	if sv, ok := v.(StepValue); ok && sv.StepID() != "" {
+		return sv.StepID(), true
+	}
+	if reflect.ValueOf(v).Kind() != reflect.Pointer {
+		return "", false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.values[v]
+	return id, ok
 }
 
 const runKey = "plate.run"
@@ -125,6 +163,10 @@ func Wrap(b Builtin) *starlark.Builtin {
 			return callPure(b, c, args, kwargs)
 		}
 		pos, stack := Position(thread)
+		var needs starlark.Value
+		if b.Concurrent {
+			needs, kwargs = splitNeeds(kwargs)
+		}
 		step := &engine.Step{
 			Builtin: b.Name,
 			Effect:  b.Effect,
@@ -132,9 +174,21 @@ func Wrap(b Builtin) *starlark.Builtin {
 			Stack:   stack,
 			Args:    trace.RedactArgs(namedArgs(b.Params, args, kwargs)),
 		}
+		if needs != nil {
+			return goConcurrent(thread, run, b, step, needs, args, kwargs)
+		}
+		// A step in sequence needs everything before it.
+		if err := run.Engine.Barrier(run.Ctx); err != nil {
+			run.Engine.Skip(step, err)
+			return nil, err
+		}
+		args, kwargs, err := resolveArgs(args, kwargs)
+		if err != nil {
+			return nil, err
+		}
 		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: pos.File}
 		var result starlark.Value
-		err := run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
+		err = run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
 			c.Ctx, c.Report = ctx, r
 			v, err := b.Fn(c, args, kwargs)
 			result = v
@@ -146,8 +200,121 @@ func Wrap(b Builtin) *starlark.Builtin {
 		if result == nil {
 			result = starlark.None
 		}
+		run.recordValue(result, step.ID)
 		return result, nil
 	})
+}
+
+// splitNeeds takes needs= out of a call's keyword arguments.
+func splitNeeds(kwargs []starlark.Tuple) (starlark.Value, []starlark.Tuple) {
+	var needs starlark.Value
+	out := kwargs[:0:0]
+	for _, kv := range kwargs {
+		if k, _ := starlark.AsString(kv[0]); k == "needs" {
+			needs = kv[1]
+			continue
+		}
+		out = append(out, kv)
+	}
+	return needs, out
+}
+
+// goConcurrent schedules a call with needs= as a concurrent step.
+func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Step, needs starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	tasks, done, err := run.needTasks(b.Name, needs, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	step.Needs = done
+	// The plan goes on while the step waits: its arguments must not change.
+	args.Freeze()
+	for _, kv := range kwargs {
+		kv[1].Freeze()
+	}
+	fut := &Future{builtin: b.Name}
+	fut.task = run.Engine.Go(run.Ctx, step, tasks, func(ctx context.Context, r *engine.Report) error {
+		a, k, err := resolveArgs(args, kwargs)
+		if err != nil {
+			return err
+		}
+		th := &starlark.Thread{Name: "step " + step.ID, Print: thread.Print, Load: thread.Load}
+		SetRun(th, run)
+		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: step.Pos.File}
+		v, err := b.Fn(c, a, k)
+		fut.val = v
+		return err
+	})
+	if !run.Engine.Writes() {
+		// Dry passes run steps in plan order: the step is over.
+		if err := fut.task.Err(); err != nil {
+			return nil, err
+		}
+		v, _ := fut.Resolve()
+		run.recordValue(v, step.ID)
+		return v, nil
+	}
+	return fut, nil
+}
+
+// needTasks resolves needs= (plus pending step values among the
+// arguments) into the tasks to wait for, and the ids of needed steps that
+// are already done.
+func (r *Run) needTasks(name string, needs starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) ([]*engine.Task, []string, error) {
+	var tasks []*engine.Task
+	var done []string
+	seen := map[string]bool{}
+	add := func(v starlark.Value) (bool, error) {
+		if f, ok := v.(*Future); ok {
+			if !seen[f.StepID()] {
+				seen[f.StepID()] = true
+				tasks = append(tasks, f.task)
+			}
+			return true, nil
+		}
+		id, ok := r.stepOf(v)
+		if !ok {
+			return false, nil
+		}
+		if t := r.Engine.Task(id); t != nil {
+			if !seen[id] {
+				seen[id] = true
+				tasks = append(tasks, t)
+			}
+		} else if !seen[id] {
+			seen[id] = true
+			done = append(done, id)
+		}
+		return true, nil
+	}
+	if needs != starlark.None {
+		it, ok := needs.(starlark.Iterable)
+		if !ok {
+			return nil, nil, exit.Errorf(exit.Usage, "%s: needs: got %s, want a list of values returned by earlier steps", name, needs.Type())
+		}
+		iter := it.Iterate()
+		defer iter.Done()
+		var x starlark.Value
+		for i := 0; iter.Next(&x); i++ {
+			ok, err := add(x)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return nil, nil, exit.Errorf(exit.Usage, "%s: needs[%d]: got %s, want a release value or another value returned by an earlier step of this plan", name, i, x.Type())
+			}
+		}
+	}
+	for _, a := range args {
+		if f, ok := a.(*Future); ok {
+			add(f)
+		}
+	}
+	for _, kv := range kwargs {
+		if f, ok := kv[1].(*Future); ok {
+			add(f)
+		}
+	}
+	return tasks, done, nil
 }
 
 func callPure(b Builtin, c *Call, args starlark.Tuple, kwargs []starlark.Tuple) (v starlark.Value, err error) {

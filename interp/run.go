@@ -51,10 +51,19 @@ func (p *Plan) Exec(ctx context.Context, opts RunOptions) error {
 	defer stop()
 	thread.SetLocal(paramsKey, &boundParams{plan: p.Name, values: opts.Params})
 	_, err := execFile(thread, p.Name, p.src, l.predeclared)
+	// Concurrent steps still in flight run to their end (or are skipped),
+	// whatever happened to the plan; their failures are summarized.
+	var drainErr error
+	if opts.Engine != nil {
+		drainErr = opts.Engine.Drain()
+	}
+	if ctx.Err() != nil {
+		return &exit.Error{Code: exit.Interrupted, Msg: "interrupted", Err: ctx.Err()}
+	}
+	if drainErr != nil {
+		return drainErr
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return &exit.Error{Code: exit.Interrupted, Msg: "interrupted", Err: ctx.Err()}
-		}
 		return Convert(err)
 	}
 	return nil

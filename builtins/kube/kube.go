@@ -29,10 +29,11 @@ func (Plugin) Name() string { return "kube" }
 func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
-			Name:      "kube_apply",
-			Params:    []string{"manifest?", "file?", "namespace?"},
-			Signature: "kube_apply(manifest=None, file=None, namespace=None)",
-			Effect:    engine.Write,
+			Name:       "kube_apply",
+			Params:     []string{"manifest?", "file?", "namespace?"},
+			Signature:  "kube_apply(manifest=None, file=None, namespace=None, needs=None)",
+			Effect:     engine.Write,
+			Concurrent: true,
 			Doc: `Server-side applies Kubernetes objects (field manager "plate") and returns
 them as a list of dicts, as the API server stored them.
 
@@ -41,7 +42,9 @@ them as a list of dicts, as the API server stored them.
 - ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + ` or the context's.
 
 The summary counts created, updated and unchanged objects. In a dry run the
-API server validates the objects (server-side dry run) and nothing is stored.`,
+API server validates the objects (server-side dry run) and nothing is stored.
+
+- ` + "`needs`" + `: makes the call a concurrent step (see plans.md, "Concurrent steps").`,
 			Fn: apply,
 		},
 		{
@@ -55,10 +58,11 @@ API server validates the objects (server-side dry run) and nothing is stored.`,
 			Fn: get,
 		},
 		{
-			Name:      "kube_delete",
-			Params:    []string{"kind", "name", "namespace?"},
-			Signature: "kube_delete(kind, name, namespace=None)",
-			Effect:    engine.Write,
+			Name:       "kube_delete",
+			Params:     []string{"kind", "name", "namespace?"},
+			Signature:  "kube_delete(kind, name, namespace=None, needs=None)",
+			Effect:     engine.Write,
+			Concurrent: true,
 			Doc: `Deletes one object (foreground propagation) and returns True, or False when
 it did not exist.`,
 			Fn: del,

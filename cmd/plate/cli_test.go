@@ -323,3 +323,16 @@ func runPlateWith(t *testing.T, plugins func() []builtins.Plugin, args ...string
 	code := Main(args, f)
 	return result{code: code, out: out.String(), errOut: errOut.String()}
 }
+
+func jsonEvents(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}

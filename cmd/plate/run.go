@@ -30,6 +30,7 @@ type RunOptions struct {
 	Offline       bool
 	KubeVersion   string
 	LockNamespace string
+	Concurrency   int
 	MaxSteps      uint64
 }
 
@@ -70,6 +71,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
+	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -152,6 +154,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if opts.Concurrency < 1 {
+		return exit.Errorf(exit.Usage, "--concurrency: want at least 1, got %d", opts.Concurrency)
+	}
 	if opts.Offline && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--offline goes with --dry-run: a real run needs a cluster")
 	}
@@ -186,6 +191,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			Stdout:      f.IO.Out,
 			Offline:     opts.Offline,
 			KubeVersion: opts.KubeVersion,
+			Concurrency: opts.Concurrency,
 		})
 		err := p.plan.Exec(ctx, interp.RunOptions{
 			Engine:      eng,

@@ -260,3 +260,12 @@ func errsOf(ts []*Task) []error {
 	}
 	return out
 }
+
+// Skip records that a step in sequence did not run because an earlier
+// concurrent step failed (err comes from Barrier).
+func (e *Engine) Skip(st *Step, err error) {
+	if st.ID == "" {
+		st.ID = e.opts.Recorder.NewStep()
+	}
+	e.emit(st, trace.Skipped, firstLine(err), nil)
+}

@@ -79,6 +79,9 @@ func (t *Text) Emit(e Event) {
 	b.WriteString(fmt.Sprintf("%-14s", e.Builtin))
 	b.WriteString(" ")
 	b.WriteString(e.Summary)
+	if len(e.Needs) > 0 && (e.Phase == Planned || e.Phase == Started) {
+		b.WriteString(t.paint(ansiDim, "  (after "+strings.Join(e.Needs, ", ")+")"))
+	}
 	if e.Duration > 0 && (e.Phase == Done || e.Phase == Failed) {
 		b.WriteString(t.paint(ansiDim, "  ("+FormatDuration(e.Duration)+")"))
 	}

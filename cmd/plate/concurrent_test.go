@@ -1,0 +1,175 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/builtins/registry"
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/iostreams"
+)
+
+// stepPlugin has a concurrent builtin step(name, ms=0, fail=False) that
+// takes ms milliseconds in a run pass and returns struct(name=name).
+type stepPlugin struct {
+	mu      sync.Mutex
+	running int
+	peak    int
+}
+
+func (p *stepPlugin) Name() string { return "steptest" }
+func (p *stepPlugin) Builtins() []builtins.Builtin {
+	return []builtins.Builtin{{
+		Name: "step", Params: []string{"name", "ms?", "fail?"}, Effect: engine.Write, Concurrent: true,
+		Fn: func(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			var name string
+			var ms int
+			var fail bool
+			if err := c.Unpack(args, kwargs, "name", &name, "ms?", &ms, "fail?", &fail); err != nil {
+				return nil, err
+			}
+			c.Report.Summary = name
+			if c.Engine.Writes() {
+				p.mu.Lock()
+				p.running++
+				p.peak = max(p.peak, p.running)
+				p.mu.Unlock()
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+				p.mu.Lock()
+				p.running--
+				p.mu.Unlock()
+				if fail {
+					return nil, exit.Errorf(exit.PlanFailed, "%s broke", name)
+				}
+			}
+			return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"name": starlark.String(name)}), nil
+		},
+	}}
+}
+
+func runConcurrent(t *testing.T, p *stepPlugin, now func() time.Time, args ...string) result {
+	t.Helper()
+	io, out, errOut := iostreams.Test("")
+	f := &Factory{IO: io, Now: now, Plugins: func() []builtins.Plugin { return append(registry.Plugins(), p) }}
+	code := Main(args, f)
+	return result{code: code, out: out.String(), errOut: errOut.String()}
+}
+
+const diamond = `
+cache = step("cache")
+slow = step("slow", ms = 400, needs = [cache])
+api = step("api", ms = 50, needs = [cache])
+web = step("web", ms = 50, needs = [api])
+print("web is", web.name)
+after_slow = step("after-slow", needs = [slow])
+step("last")
+`
+
+// An unrelated branch is not delayed by a slow one: the trace's own
+// timestamps show web done before slow, and after-slow after slow.
+func TestConcurrentBranches(t *testing.T) {
+	p := &stepPlugin{}
+	r := runConcurrent(t, p, time.Now, "run", "-o", "json", planFile(t, diamond))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	done := map[string]time.Time{}
+	for _, ev := range jsonEvents(t, r.out) {
+		if ev["pass"] == "run" && ev["phase"] == "done" && ev["builtin"] == "step" {
+			ts, _ := time.Parse(time.RFC3339Nano, ev["time"].(string))
+			done[ev["summary"].(string)] = ts
+		}
+	}
+	if !done["web"].Before(done["slow"]) {
+		t.Errorf("web (unrelated to slow) finished at %v, not before slow at %v", done["web"], done["slow"])
+	}
+	if !done["after-slow"].After(done["slow"]) || !done["last"].After(done["after-slow"]) {
+		t.Errorf("order broken: %v", done)
+	}
+	if p.peak < 2 {
+		t.Errorf("steps never ran concurrently (peak %d)", p.peak)
+	}
+}
+
+// The dry-run trace is deterministic and says what each step waits for.
+func TestConcurrentDryRunGolden(t *testing.T) {
+	r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, diamond))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.errOut)
+	}
+	golden(t, "concurrent_dryrun.txt", r.out)
+}
+
+// A failing branch: its dependents are skipped with the cause, the unrelated
+// branch completes, the sequential step after them does not run, and the
+// run exits 1 with a summary.
+func TestConcurrentFailure(t *testing.T) {
+	p := &stepPlugin{}
+	r := runConcurrent(t, p, time.Now, "run", planFile(t, `
+base = step("base")
+bad = step("bad", ms = 20, fail = True, needs = [base])
+dep = step("dep", needs = [bad])
+dep2 = step("dep2", needs = [dep])
+ok = step("ok", ms = 100, needs = [base])
+step("final")
+`))
+	if r.code != exit.PlanFailed {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	run := r.out[strings.Index(r.out, "== run of"):]
+	for _, want := range []string{
+		"failed   plan.star:3:11", "bad broke",
+		"skipped  plan.star:4:11", "skipped: needs s2 (step at plan.star:3:11)",
+		"skipped  plan.star:5:12",
+		"done     plan.star:6:10", "ok",
+		"skipped  plan.star:7:5",
+	} {
+		if !strings.Contains(run, want) {
+			t.Errorf("run trace lacks %q:\n%s", want, run)
+		}
+	}
+	for _, want := range []string{"1 concurrent step(s) failed", "failed:  s2 (step at plan.star:3:11): bad broke", "skipped: s3 (step at plan.star:4:11)"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.errOut)
+		}
+	}
+}
+
+// --concurrency bounds the steps running at once.
+func TestConcurrencyFlag(t *testing.T) {
+	p := &stepPlugin{}
+	plan := planFile(t, `
+base = step("base")
+for i in range(6):
+    step("s%d" % i, ms = 60, needs = [base])
+`)
+	r := runConcurrent(t, p, time.Now, "run", "--concurrency", "2", plan)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.errOut)
+	}
+	if p.peak != 2 {
+		t.Errorf("peak concurrency %d, want 2", p.peak)
+	}
+	if r := runConcurrent(t, p, time.Now, "run", "--concurrency", "0", plan); r.code != exit.Usage {
+		t.Errorf("--concurrency 0: exit %d", r.code)
+	}
+}
+
+// needs= takes values returned by earlier steps only.
+func TestNeedsValidation(t *testing.T) {
+	r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("a", needs = ["x"])`))
+	if r.code != exit.Usage || !strings.Contains(r.errOut, `step: needs[0]: got string, want a release value or another value returned by an earlier step`) {
+		t.Errorf("exit %d\n%s", r.code, r.errOut)
+	}
+	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `confirm("x", needs = [])`))
+	if r.code != exit.Usage || !strings.Contains(r.errOut, "unexpected keyword argument") {
+		t.Errorf("confirm with needs=: exit %d\n%s", r.code, r.errOut)
+	}
+}
