@@ -82,7 +82,9 @@
 //   - CreateContainerConfigError, CreateContainerError, RunContainerError:
 //     after ContainerErrorGrace (a referenced Secret is often produced a few
 //     seconds later by another controller).
-//   - CrashLoopBackOff: once restartCount reaches CrashLoopRestarts.
+//   - CrashLoopBackOff: once restartCount reaches CrashLoopRestarts. A
+//     container that has just exited with a non-zero code and will be
+//     restarted (reason ContainerFailed) counts as restartCount + 1 crashes.
 //   - OOMKilled as the last termination with restartCount >= OOMKills.
 //   - PodScheduled=False/Unschedulable for longer than UnschedulableGrace,
 //     unless a cluster autoscaler announced a scale-up for the pod or the pod

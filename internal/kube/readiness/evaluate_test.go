@@ -238,6 +238,17 @@ func TestEvaluate(t *testing.T) {
 					"container=migrate pod=api-6f8a0c2e4-r2d2x_shop(2e4a6c8e-0f1b-4d3f-8a6c-8e0a2c4e6f24) (3 restarts)",
 				Pod: "api-6f8a0c2e4-r2d2x", Container: "migrate", InitContainer: true,
 				LastTermination: `Error, exit code 1: error: migration 0042_add_orders_index failed: pq: relation "orders" does not exist`}},
+		{name: "pod init container just exited", file: "pod-init-crashloop.yaml", obj: initExited,
+			want: Result{State: Progressing, Reason: ReasonContainerFailed,
+				Message: "pod api-6f8a0c2e4-r2d2x init container migrate: ContainerFailed: exited with code 1 (1 crash)",
+				Pod:     "api-6f8a0c2e4-r2d2x", Container: "migrate", InitContainer: true,
+				LastTermination: "Error, exit code 1: migration failed"}},
+		{name: "pod init container exited at the crash threshold", file: "pod-init-crashloop.yaml", obj: initExited,
+			opts: Options{CrashLoopRestarts: 1},
+			want: Result{State: Failed, Reason: ReasonContainerFailed,
+				Message: "pod api-6f8a0c2e4-r2d2x init container migrate: ContainerFailed: exited with code 1 (1 crash)",
+				Pod:     "api-6f8a0c2e4-r2d2x", Container: "migrate", InitContainer: true,
+				LastTermination: "Error, exit code 1: migration failed"}},
 		{name: "pod init container failed", file: "pod-init-failed.yaml",
 			want: Result{State: Failed, Reason: ReasonPodFailed, Message: "pod seed-data failed: init container fetch exited with code 22",
 				Pod: "seed-data", Container: "fetch", InitContainer: true,
@@ -394,6 +405,17 @@ func TestEvaluate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// initExited turns the crash-looping init container of pod-init-crashloop
+// into one that has just exited for the first time.
+func initExited(u *unstructured.Unstructured) {
+	st, _, _ := unstructured.NestedSlice(u.Object, "status", "initContainerStatuses")
+	c := st[0].(map[string]any)
+	c["restartCount"] = int64(0)
+	delete(c, "lastState")
+	c["state"] = map[string]any{"terminated": map[string]any{"exitCode": int64(1), "reason": "Error", "message": "migration failed"}}
+	_ = unstructured.SetNestedSlice(u.Object, st, "status", "initContainerStatuses")
 }
 
 func TestEvaluateNil(t *testing.T) {

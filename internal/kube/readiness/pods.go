@@ -353,7 +353,7 @@ func (e *evaluator) containerProblem(p *corev1.Pod, cs *corev1.ContainerStatus, 
 		return pr
 	}
 	if w == nil {
-		return nil
+		return e.exitedProblem(p, cs, init)
 	}
 	switch w.Reason {
 	case "InvalidImageName", "ErrImageNeverPull":
@@ -377,6 +377,30 @@ func (e *evaluator) containerProblem(p *corev1.Pod, cs *corev1.ContainerStatus, 
 		grace = e.opts.ContainerErrorGrace
 	}
 	return e.applyGrace(newProblem(w.Reason, w.Message), e.graceStart(p, cs.Name, class), grace)
+}
+
+// exitedProblem judges a container that has just exited with a non-zero
+// code and will be restarted (the kubelet shows CrashLoopBackOff only once it
+// backs off): it counts as one more crash than its restart count, against
+// CrashLoopRestarts. Under restartPolicy Never the pod fails instead.
+func (e *evaluator) exitedProblem(p *corev1.Pod, cs *corev1.ContainerStatus, init bool) *problem {
+	t := cs.State.Terminated
+	if t == nil || t.ExitCode == 0 || p.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		return nil
+	}
+	crashes := cs.RestartCount + 1
+	times := "1 crash"
+	if crashes != 1 {
+		times = fmt.Sprintf("%d crashes", crashes)
+	}
+	msg := fmt.Sprintf("pod %s %s %s: %s: exited with code %d (%s)", p.Name, containerWord(init), cs.Name,
+		ReasonContainerFailed, t.ExitCode, times)
+	pr := &problem{state: Progressing, reason: ReasonContainerFailed, message: msg, pod: p.Name, container: cs.Name,
+		init: init, lastTermination: describeTermination(t)}
+	if e.opts.CrashLoopRestarts > 0 && crashes >= e.opts.CrashLoopRestarts {
+		pr.state = Failed
+	}
+	return pr
 }
 
 // memoryLimit returns the memory limit of the named container, if set.

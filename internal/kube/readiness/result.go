@@ -52,6 +52,9 @@ const (
 	ReasonOOMKilled = "OOMKilled"
 	// ReasonCrashLoopBackOff: a container keeps crashing.
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	// ReasonContainerFailed: a container exited with a non-zero code and is
+	// about to be restarted.
+	ReasonContainerFailed = "ContainerFailed"
 	// ReasonPodFailed: a pod reached phase Failed without a more specific reason.
 	ReasonPodFailed = "PodFailed"
 	// ReasonNamesNotAccepted: a CRD's names conflict with existing resources.
