@@ -12,6 +12,7 @@ import (
 	"github.com/plate-dev/plate/builtins/core"
 	"github.com/plate-dev/plate/builtins/helm"
 	"github.com/plate-dev/plate/builtins/kube"
+	"github.com/plate-dev/plate/builtins/wait"
 )
 
 // Plugins returns every builtin family, in documentation order.
@@ -19,6 +20,7 @@ func Plugins() []builtins.Plugin {
 	return []builtins.Plugin{
 		core.Plugin{},
 		kube.Plugin{},
+		wait.Plugin{},
 		helm.Plugin{},
 		cluster.Plugin{},
 	}

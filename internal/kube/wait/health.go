@@ -34,7 +34,7 @@ type PodProblem struct {
 	// verdict: crash loop, image pull, failed pod); false for pods that are
 	// merely not Ready yet.
 	Trouble bool             `json:"trouble"`
-	Result  readiness.Result `json:"result"`
+	Result  readiness.Result `json:"-"`
 }
 
 // HealthError is returned when a health check finds problems.

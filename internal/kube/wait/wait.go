@@ -94,7 +94,7 @@ type ObjectStatus struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	// Result is the latest verdict.
-	Result readiness.Result `json:"result"`
+	Result readiness.Result `json:"-"`
 	// Elapsed is the time from the start of the wait until the object was
 	// ready or failed, or until now while it is neither.
 	Elapsed time.Duration `json:"elapsed"`

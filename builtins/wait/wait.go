@@ -1,0 +1,531 @@
+// Package wait holds the builtins that wait for and inspect what a plan
+// deployed: wait_ready (with ready_rule for custom kinds), health_check and
+// status.
+//
+// wait_ready is watch-based (internal/kube/wait over
+// internal/kube/readiness): it judges each object the moment the API server
+// reports a change, fails fast on pod problems that will not heal, gives
+// LoadBalancer Services their own short timeout, and exits with code 3 on a
+// timeout and 1 on a detected failure. In dry passes nothing is watched: the
+// trace says what would be waited for, with which rule and timeout.
+package wait
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/kube/readiness"
+	kwait "github.com/plate-dev/plate/internal/kube/wait"
+	"github.com/plate-dev/plate/internal/kube/wait/status"
+	"github.com/plate-dev/plate/internal/progress"
+	"github.com/plate-dev/plate/internal/trace"
+)
+
+// Plugin is the wait family.
+type Plugin struct{}
+
+// Name returns "wait".
+func (Plugin) Name() string { return "wait" }
+
+const graceDoc = `Fail-fast tuning (all optional; durations are strings such as "90s" or numbers of seconds):
+
+- ` + "`image_pull_grace`" + ` (default "15s"): how long ErrImagePull / ImagePullBackOff may last.
+  InvalidImageName fails at once.
+- ` + "`container_error_grace`" + ` (default "10s"): CreateContainerConfigError and friends (a
+  referenced Secret may be created a moment later by another controller).
+- ` + "`unschedulable_grace`" + ` (default "15s"): how long a pod may be unschedulable.
+- ` + "`replica_failure_grace`" + ` (default "10s"): ReplicaFailure on a Deployment (quota, admission).
+- ` + "`crash_loop_restarts`" + ` (default 3): a container in CrashLoopBackOff fails the object at
+  this restart count; ` + "`oom_kills`" + ` (default 2): likewise for OOMKilled.
+
+A grace of "0s" fails on first sight; a count of 0 turns that check off (the timeout
+still applies).`
+
+// Builtins lists the family.
+func (Plugin) Builtins() []builtins.Builtin {
+	return []builtins.Builtin{
+		{
+			Name: "wait_ready",
+			Params: []string{"*targets", "namespace?", "timeout?", "selector?", "rules?", "lb_timeout?",
+				"image_pull_grace?", "container_error_grace?", "unschedulable_grace?", "replica_failure_grace?",
+				"crash_loop_restarts?", "oom_kills?"},
+			Signature:  `wait_ready(*targets, namespace=None, timeout="5m", selector=None, rules=None, lb_timeout="60s", image_pull_grace="15s", container_error_grace="10s", unschedulable_grace="15s", replica_failure_grace="10s", crash_loop_restarts=3, oom_kills=2, needs=[])`,
+			Effect:     engine.Read,
+			Concurrent: true,
+			Doc: `Waits until every target is ready, and returns a summary; fails as soon as one
+cannot become ready.
+
+Targets:
+- release values (what helm_install returns; any value that stands for a set of
+  objects): every object of the release's manifest;
+- "kind/name" strings: "deployment/plate-api", "statefulset/db", "pvc/cache",
+  "svc/web", "crd/certificates.cert-manager.io"; the kind may be a kind, a
+  resource, a short name, "kind.group" or "group/version/Kind";
+- ` + "`selector`" + `: a label selector ("app=plate-api"): the Deployments,
+  StatefulSets, DaemonSets and Jobs whose labels match, the workloads that own
+  matching pods, and matching pods no workload owns.
+
+` + "`namespace`" + ` applies to "kind/name" targets and the selector (default: ` + "`-n`" + ` or the
+context's namespace); release objects keep their own.
+
+What "ready" means, per kind: a Deployment has every replica updated and
+available and no old pods left; a StatefulSet every replica ready at the update
+revision; a DaemonSet is updated and available on every node; a Job is
+Complete; a PersistentVolumeClaim is Bound, or Pending on a WaitForFirstConsumer
+class ("awaiting first consumer", reported, not waited for); a LoadBalancer
+Service has an ingress address; a CRD is Established (afterwards the new kinds
+are usable by the next step); other custom resources follow their Ready /
+Reconciling / Stalled conditions, or the ` + "`rules`" + ` you give. Objects that do
+not exist yet are waited for. A paused Deployment and a suspended Job are
+reported, not waited for.
+
+Watching, not polling: every change on the API server is judged within
+milliseconds. Failing fast: a pod that cannot pull its image, crash-loops,
+OOMs, fails an init container, or cannot be scheduled fails the wait after its
+grace period, naming the pod and container, the container's last termination
+message and the last Events.
+
+- ` + "`timeout`" + ` (default "5m"): the whole wait; running out exits with code 3 and
+  names what was not ready and why.
+- ` + "`lb_timeout`" + ` (default "60s"): how long a LoadBalancer Service may stay without
+  an address (exit code 3, with a hint about MetalLB address pools).
+- ` + "`rules`" + `: a list of ` + "`ready_rule(...)`" + ` values for kinds the built-in rules
+  do not know, or to override them (e.g. to wait for an Ingress address).
+- ` + "`needs`" + `: values of earlier steps; with it the wait runs alongside the rest of
+  the plan once they are done (and returns a value that waits for it when read).
+
+` + graceDoc + `
+
+Returns a dict: ` + "`elapsed`" + ` (seconds), ` + "`objects`" + ` (a list of dicts with
+` + "`id`, `kind`, `namespace`, `name`, `state`, `reason`, `message`, `elapsed`" + `) and
+` + "`dry_run`" + `. A detected failure stops the plan with exit code 1.
+
+In a dry run nothing is watched (the objects may not exist yet): the trace lists
+each object with the rule and timeout that would apply.`,
+			Fn: waitReady,
+		},
+		{
+			Name:      "ready_rule",
+			Params:    []string{"kind", "group?", "condition?", "status?", "failed_condition?", "failed_status?", "func?", "name?"},
+			Signature: `ready_rule(kind, group="", condition=None, status="True", failed_condition=None, failed_status="True", func=None, name=None)`,
+			Effect:    engine.Read,
+			Pure:      true,
+			Doc: `Declares what "ready" means for a kind, for ` + "`wait_ready(..., rules=[...])`" + `.
+A rule matches objects by ` + "`kind`" + ` and API ` + "`group`" + ` exactly ("" is the core
+group) and replaces the built-in rule for them.
+
+Either a condition rule:
+
+    ready_rule(kind="Certificate", group="cert-manager.io", condition="Ready")
+    ready_rule(kind="Widget", group="example.com", condition="Available",
+               failed_condition="Degraded")
+
+ready when status.conditions has ` + "`condition`" + ` with ` + "`status`" + ` (default "True"),
+failed when it has ` + "`failed_condition`" + ` with ` + "`failed_status`" + `, progressing otherwise;
+like the built-in rules it waits for status.observedGeneration to catch up.
+
+Or a function of the object (a dict, as kube_get returns it):
+
+    def ingress_has_address(obj):
+        lb = obj.get("status", {}).get("loadBalancer", {}).get("ingress", [])
+        return ("ready", lb[0]["ip"]) if lb else "progressing"
+
+    wait_ready("ingress/web", rules=[ready_rule(kind="Ingress",
+               group="networking.k8s.io", func=ingress_has_address)])
+
+It returns "ready", "progressing" or "failed" (True / False mean ready /
+progressing), or a (state, message) tuple. It runs on every change of the
+object, so keep it a pure function of its argument; an error in it fails the
+wait. ` + "`name`" + ` labels the rule in messages.`,
+			Fn: readyRule,
+		},
+		{
+			Name:      "health_check",
+			Params:    []string{"namespaces?"},
+			Signature: `health_check(namespaces=None)`,
+			Effect:    engine.Read,
+			Doc: `Checks, once, that the cluster answers and that every pod in ` + "`namespaces`" + `
+(a list, or one name; default ` + "`-n`" + ` or the context's namespace) is Ready or completed,
+with nothing in CrashLoopBackOff, image pull trouble or other pod failures.
+
+Returns a dict: ` + "`server_version`, `namespaces`, `pods`, `ready`, `problems`" + ` (each
+with ` + "`namespace`, `pod`, `trouble`" + ` and the verdict). Fails (exit code 1) listing
+each pod that is not ready and why, with its last termination and Events.
+
+In a dry run nothing is checked: the objects the plan deploys do not exist yet.`,
+			Fn: healthCheck,
+		},
+		{
+			Name:      "status",
+			Params:    []string{"namespace?", "releases?"},
+			Signature: `status(namespace=None, releases=[])`,
+			Effect:    engine.Read,
+			Doc: `Reads what is deployed in a namespace, like ` + "`plate status`" + `: the Helm releases
+(revision, status, chart, app version), the pods (ready/total, status, restarts,
+problems), the Services (type, addresses, ports) and the Ingresses (hosts, TLS,
+addresses). ` + "`releases`" + ` restricts it to those releases and the objects they own.
+
+Returns the report as a dict (` + "`releases`, `pods`, `services`, `ingresses`, `missing`" + `);
+the table is in the trace under -v. It never fails on what it finds. Reads
+happen in dry runs too; with --offline it returns None.`,
+			Fn: statusFn,
+		},
+	}
+}
+
+func client(c *builtins.Call) (*kube.Client, error) {
+	cl, err := c.Engine.Kube()
+	if errors.Is(err, engine.ErrOffline) {
+		return nil, exit.Errorf(exit.Usage, "%s reads the cluster, which --offline forbids", c.Name)
+	}
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
+	}
+	return cl, nil
+}
+
+// defaultNamespace is the namespace of -n or the context, found without
+// contacting the cluster (it works offline too).
+func defaultNamespace(c *builtins.Call) string {
+	if cl, err := c.Engine.Kube(); err == nil && cl.Namespace != "" {
+		return cl.Namespace
+	}
+	s := c.Engine.KubeSettings()
+	if s.Namespace != "" {
+		return s.Namespace
+	}
+	if lc, err := kube.LoadConfig(s); err == nil {
+		if ns, _, err := lc.Namespace(); err == nil && ns != "" {
+			return ns
+		}
+	}
+	return "default"
+}
+
+func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var ns, selector string
+	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace duration
+	var crashRestarts, oomKills count
+	var rulesV starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(c.Name, nil, kwargs,
+		"namespace?", &ns, "timeout?", &timeout, "selector?", &selector, "rules?", &rulesV, "lb_timeout?", &lbTimeout,
+		"image_pull_grace?", &pullGrace, "container_error_grace?", &containerGrace,
+		"unschedulable_grace?", &unschedGrace, "replica_failure_grace?", &replicaGrace,
+		"crash_loop_restarts?", &crashRestarts, "oom_kills?", &oomKills); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	targets, described, err := targetsOf(args)
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: %v", err)
+	}
+	if selector != "" {
+		if _, err := kwait.ParseSelector(selector); err != nil {
+			return nil, exit.Errorf(exit.Usage, "wait_ready: %v", err)
+		}
+		targets = append(targets, kwait.Target{Selector: selector})
+		described = append(described, fmt.Sprintf("selector %q", selector))
+	}
+	if len(args) == 0 && selector == "" {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: nothing to wait for: pass release values, \"kind/name\" strings or selector=")
+	}
+	if timeout.set && timeout.d == 0 {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: timeout must be positive")
+	}
+	rules, err := rulesOf(c, rulesV)
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: %v", err)
+	}
+	if ns == "" {
+		ns = defaultNamespace(c)
+	}
+	for i := range targets {
+		if targets[i].Namespace == "" {
+			targets[i].Namespace = ns
+		}
+	}
+	opts := kwait.Options{
+		Readiness: readiness.Options{
+			ImagePullGrace:      pullGrace.grace(),
+			ContainerErrorGrace: containerGrace.grace(),
+			UnschedulableGrace:  unschedGrace.grace(),
+			ReplicaFailureGrace: replicaGrace.grace(),
+			CrashLoopRestarts:   crashRestarts.threshold(),
+			OOMKills:            oomKills.threshold(),
+			Rules:               rules,
+		},
+		Timeout:             timeout.or(kwait.DefaultTimeout),
+		LoadBalancerTimeout: lbTimeout.or(kwait.DefaultLoadBalancerTimeout),
+		Namespace:           ns,
+	}
+	if lbTimeout.set && lbTimeout.d == 0 {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: lb_timeout must be positive")
+	}
+	what := strings.Join(described, ", ")
+	if len(targets) == 0 {
+		// Release values with no objects.
+		c.Report.Summary = "nothing to wait for: " + what + " holds no objects"
+		return result(nil, true, nil)
+	}
+	if !c.Engine.Writes() {
+		return planWait(c, targets, what, opts)
+	}
+	cl, err := client(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.OnChange = func(r *kwait.Report) {
+		ready, total := r.Counts()
+		summary := fmt.Sprintf("%d/%d ready", ready, total)
+		if nr := r.NotReady(); len(nr) > 0 {
+			summary += "; waiting for " + nr[0].ID + ": " + nr[0].Result.String()
+		}
+		c.Report.Progress(summary, board(r))
+	}
+	rep, err := kwait.ForClient(cl).Wait(c.Ctx, targets, opts)
+	if rep != nil {
+		c.Report.Detail = rep
+	}
+	if err != nil {
+		return nil, waitError(err)
+	}
+	c.Report.Summary = readySummary(rep)
+	return result(rep, false, nil)
+}
+
+// waitError gives a wait's error its exit code.
+func waitError(err error) error {
+	var we *kwait.Error
+	switch {
+	case errors.As(err, &we) && we.IsTimeout():
+		return &exit.Error{Code: exit.Timeout, Msg: "wait_ready: " + err.Error(), Err: err}
+	case errors.As(err, &we):
+		return &exit.Error{Code: exit.PlanFailed, Msg: "wait_ready: " + err.Error(), Err: err}
+	case errors.Is(err, kwait.ErrUnknownKind):
+		return &exit.Error{Code: exit.Usage, Msg: "wait_ready: " + err.Error(), Err: err}
+	}
+	return exit.Wrap(exit.PlanFailed, fmt.Errorf("wait_ready: %w", err))
+}
+
+// readySummary is the closing trace line: how many objects, how long, and
+// the waived ones with their reason.
+func readySummary(r *kwait.Report) string {
+	s := fmt.Sprintf("%d ready in %s", len(r.Objects), trace.FormatDuration(r.Elapsed))
+	if len(r.Objects) == 1 {
+		s = fmt.Sprintf("%s ready in %s", r.Objects[0].ID, trace.FormatDuration(r.Elapsed))
+	}
+	var waived []string
+	for _, o := range r.Objects {
+		if o.Result.Waived() {
+			waived = append(waived, fmt.Sprintf("%s: %s", o.ID, o.Result.Reason))
+		}
+	}
+	if len(waived) > 0 {
+		s += " (" + strings.Join(waived, "; ") + ")"
+	}
+	return s
+}
+
+// board turns a wait report into the progress view's board.
+func board(r *kwait.Report) progress.Board {
+	b := progress.Board{Items: make([]progress.Item, 0, len(r.Objects))}
+	for _, o := range r.Objects {
+		name := o.Name
+		if name == "" {
+			name = o.ID
+		}
+		text := o.Result.Message
+		if o.Result.Reason != "" && o.Result.State != readiness.NotFound {
+			text = o.Result.Reason + ": " + text
+		}
+		b.Items = append(b.Items, progress.Item{
+			Name: name, Kind: o.Kind, Namespace: o.Namespace,
+			State: string(o.Result.State), Text: strings.TrimSuffix(text, ": "),
+			Elapsed: o.Elapsed, Done: o.Result.Done(),
+		})
+	}
+	return b
+}
+
+// plannedWait is the detail of a dry-run wait_ready.
+type plannedWait struct {
+	Timeout             string          `json:"timeout"`
+	LoadBalancerTimeout string          `json:"lb_timeout"`
+	Objects             []plannedObject `json:"objects"`
+}
+
+type plannedObject struct {
+	ID   string `json:"id"`
+	Rule string `json:"rule"`
+}
+
+func (p plannedWait) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "timeout %s\n", p.Timeout)
+	for _, o := range p.Objects {
+		fmt.Fprintf(&b, "%s: %s\n", o.ID, o.Rule)
+	}
+	return b.String()
+}
+
+// planWait describes, without contacting the cluster, what a wait would
+// wait for.
+func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.Options) (starlark.Value, error) {
+	p := plannedWait{Timeout: trace.FormatDuration(opts.Timeout), LoadBalancerTimeout: trace.FormatDuration(opts.LoadBalancerTimeout)}
+	var objs []any
+	for _, t := range targets {
+		var gk schema.GroupKind
+		id := t.String()
+		switch {
+		case t.Selector != "":
+			p.Objects = append(p.Objects, plannedObject{ID: id, Rule: "the matching workloads and pods, each by its kind's rule"})
+			objs = append(objs, map[string]any{"id": id, "kind": "", "namespace": t.Namespace, "name": "", "state": "Planned", "rule": p.Objects[len(p.Objects)-1].Rule})
+			continue
+		case t.GVK.Kind != "":
+			gk = t.GVK.GroupKind()
+		default:
+			gk, _ = kwait.GuessKind(t.Kind)
+		}
+		ns := t.Namespace
+		if gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) || gk == (schema.GroupKind{Kind: "Namespace"}) {
+			ns = ""
+		}
+		id = gk.Kind + "/" + t.Name
+		if ns != "" {
+			id = gk.Kind + "/" + ns + "/" + t.Name
+		}
+		rule := kwait.RuleText(gk, opts)
+		p.Objects = append(p.Objects, plannedObject{ID: id, Rule: rule})
+		objs = append(objs, map[string]any{"id": id, "kind": gk.Kind, "namespace": ns, "name": t.Name, "state": "Planned", "rule": rule})
+	}
+	c.Report.Summary = fmt.Sprintf("would wait up to %s for %s (%d objects)", p.Timeout, what, len(p.Objects))
+	if len(p.Objects) == 1 {
+		c.Report.Summary = fmt.Sprintf("would wait up to %s for %s: %s", p.Timeout, p.Objects[0].ID, p.Objects[0].Rule)
+	}
+	c.Report.Detail = p
+	c.Report.Phase = trace.Planned
+	return result(nil, true, objs)
+}
+
+// result builds wait_ready's return value.
+func result(r *kwait.Report, dryRun bool, planned []any) (starlark.Value, error) {
+	objs := planned
+	elapsed := 0.0
+	if r != nil {
+		elapsed = r.Elapsed.Seconds()
+		for _, o := range r.Objects {
+			objs = append(objs, map[string]any{
+				"id": o.ID, "kind": o.Kind, "namespace": o.Namespace, "name": o.Name,
+				"state": string(o.Result.State), "reason": o.Result.Reason, "message": o.Result.Message,
+				"elapsed": o.Elapsed.Seconds(),
+			})
+		}
+	}
+	if objs == nil {
+		objs = []any{}
+	}
+	return builtins.FromGo(map[string]any{"elapsed": elapsed, "objects": objs, "dry_run": dryRun})
+}
+
+func healthCheck(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var namespaces stringList
+	if err := c.Unpack(args, kwargs, "namespaces?", &namespaces); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	if len(namespaces) == 0 {
+		namespaces = stringList{defaultNamespace(c)}
+	}
+	if !c.Engine.Writes() {
+		c.Report.Summary = fmt.Sprintf("would check that the cluster answers and every pod in %s is ready", strings.Join(namespaces, ", "))
+		c.Report.Phase = trace.Planned
+		return toStarlark(kwait.HealthReport{Namespaces: namespaces})
+	}
+	cl, err := client(c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := kwait.ForClient(cl).Health(c.Ctx, namespaces, readiness.Options{}, time.Now())
+	if r != nil {
+		c.Report.Detail = r
+	}
+	if err != nil {
+		var he *kwait.HealthError
+		if errors.As(err, &he) {
+			return nil, &exit.Error{Code: exit.PlanFailed, Msg: "health_check: " + err.Error(), Err: err}
+		}
+		return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("health_check: %w", err))
+	}
+	c.Report.Summary = fmt.Sprintf("cluster %s answers; %d/%d pods ready in %s", r.Server, r.Ready, r.Pods, strings.Join(namespaces, ", "))
+	return toStarlark(r)
+}
+
+func statusFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var ns string
+	var releases stringList
+	if err := c.Unpack(args, kwargs, "namespace?", &ns, "releases?", &releases); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	if ns == "" {
+		ns = defaultNamespace(c)
+	}
+	if c.Engine.Offline() {
+		c.Report.Summary = "would read the status of " + ns + " (offline: not read)"
+		return starlark.None, nil
+	}
+	cl, err := client(c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := status.Collect(c.Ctx, cl.Clientset, status.Options{Namespace: ns, Releases: releases, Now: time.Now()})
+	if err != nil {
+		return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("status: %w", err))
+	}
+	c.Report.Detail = r
+	c.Report.Summary = StatusSummary(r)
+	return toStarlark(r)
+}
+
+// StatusSummary is a one-line digest of a status report: "2 releases,
+// 5/6 pods ready, 1 problem".
+func StatusSummary(r *status.Report) string {
+	ready, problems := 0, 0
+	for _, p := range r.Pods {
+		if p.Problem == "" {
+			ready++
+		} else {
+			problems++
+		}
+	}
+	parts := []string{fmt.Sprintf("%s: %d release(s)", r.Namespace, len(r.Releases)), fmt.Sprintf("%d/%d pods ready", ready, len(r.Pods))}
+	if problems > 0 {
+		parts = append(parts, fmt.Sprintf("%d with problems", problems))
+	}
+	if len(r.Missing) > 0 {
+		sort.Strings(r.Missing)
+		parts = append(parts, "not installed: "+strings.Join(r.Missing, ", "))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// toStarlark converts a JSON-tagged Go value to frozen Starlark data.
+func toStarlark(v any) (starlark.Value, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m any
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, err
+	}
+	return builtins.FromGo(m)
+}
