@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,12 +14,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	hrepo "helm.sh/helm/v3/pkg/repo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/localcluster"
@@ -367,5 +371,70 @@ func writeIndex(t testing.TB, dir, url string) {
 	idx.SortEntries()
 	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A release whose custom resources need another release's CRD: with
+// needs= the preflight renders it against the CRD the earlier step plans,
+// and the run installs it once the CRD is in.
+func TestReleaseNeedsCRDs(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	group := fmt.Sprintf("n%d.plate.dev", time.Now().UnixNano()%1_000_000_000)
+	t.Cleanup(func() {
+		dyn, err := dynamic.NewForConfig(lc.RESTConfig())
+		if err == nil {
+			crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+			_ = dyn.Resource(crds).Delete(context.Background(), "gizmos."+group, metav1.DeleteOptions{})
+		}
+	})
+	r := strings.NewReplacer("GROUP", group, "NS", ns)
+	p := newProject(t, map[string]string{
+		"charts/operator/Chart.yaml": "apiVersion: v2\nname: operator\nversion: 1.0.0\n",
+		"charts/operator/crds/gizmo.yaml": r.Replace(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.GROUP}
+spec:
+  group: GROUP
+  names: {kind: Gizmo, listKind: GizmoList, plural: gizmos, singular: gizmo}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`),
+		"charts/operator/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: operator}\n",
+		"charts/gizmo/Chart.yaml":           "apiVersion: v2\nname: gizmo\nversion: 1.0.0\n",
+		"charts/gizmo/templates/gizmo.yaml": r.Replace("apiVersion: GROUP/v1\nkind: Gizmo\nmetadata: {name: one}\nspec: {size: 1}\n"),
+		"plans/p.star": r.Replace(`
+op = helm_install("operator", "../charts/operator", namespace = "NS")
+g = helm_install("gizmo", "../charts/gizmo", namespace = "NS", needs = [op])
+print(g.revision, g.objects[0]["kind"])
+`),
+	})
+	res := p.run("plans/p.star", realRun, runOpts{kubeconfig: lc.KubeconfigPath()})
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.text)
+	}
+	want := []string{
+		"preflight helm_install: would install rev 1 (1 object)",
+		"preflight helm_install: would install rev 1 (1 object)",
+		"preflight print: 1 Gizmo",
+		"run helm_install: install rev 1 (1 object)",
+		"run helm_install: install rev 1 (1 object)",
+		"run print: 1 Gizmo",
+	}
+	if d := cmp.Diff(want, res.summaries()); d != "" {
+		t.Errorf("trace (-want +got):\n%s\n%s", d, res.text)
+	}
+	contains(t, "verbose trace", res.text, "note: Gizmo not in the cluster yet")
+	gizmo := schema.GroupVersionResource{Group: group, Version: "v1", Resource: "gizmos"}
+	dyn, err := dynamic.NewForConfig(lc.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(gizmo).Namespace(ns).Get(context.Background(), "one", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Gizmo was not created: %v", err)
 	}
 }

@@ -46,10 +46,11 @@ const chartArgsDoc = "- `chart`: a chart directory or packaged `.tgz` (relative 
 func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
-			Name:      "helm_install",
-			Params:    []string{"release", "chart", "namespace?", "values?", "set?", "version?", "repo?", "create_namespace?", "timeout?", "atomic?", "needs?"},
-			Signature: `helm_install(release, chart, namespace=None, values=[], set={}, version=None, repo=None, create_namespace=True, timeout="5m", atomic=False, needs=[])`,
-			Effect:    engine.Write,
+			Name:       "helm_install",
+			Params:     []string{"release", "chart", "namespace?", "values?", "set?", "version?", "repo?", "create_namespace?", "timeout?", "atomic?", "needs?"},
+			Signature:  `helm_install(release, chart, namespace=None, values=[], set={}, version=None, repo=None, create_namespace=True, timeout="5m", atomic=False, needs=[])`,
+			Effect:     engine.Write,
+			Concurrent: true,
 			Doc: `Installs a Helm chart as a release, or upgrades the release if it exists
 ("upgrade --install"), in-process: neither helm nor kubectl is needed. Returns the
 release (a ` + "`helm_release`" + ` value: name, namespace, revision, status, chart,
@@ -64,7 +65,10 @@ chart_version, app_version, objects) for wait_ready, backup, helm_rollback and n
   job), "failed" means the API server refused an object, a hook failed, or the timeout
   passed: a failed install is uninstalled again, a failed upgrade is rolled back to the
   last deployed or superseded revision.
-- ` + "`needs`" + `: release values of earlier steps this one depends on; recorded in the trace.
+- ` + "`needs`" + `: values of earlier steps (releases, applied objects) this release depends on:
+  the call becomes a concurrent step that starts once they are done and returns at
+  once a release value that waits for the step when read (see plans.md, "Concurrent
+  steps"). Order releases that use another's CRDs or services this way.
 
 A release with no revision, or an uninstalled one (its history is continued), is
 installed; otherwise it is upgraded with exactly the plan's values (the previous
