@@ -173,3 +173,21 @@ func TestNeedsValidation(t *testing.T) {
 		t.Errorf("confirm with needs=: exit %d\n%s", r.code, r.errOut)
 	}
 }
+
+// --graph prints the step graph as Mermaid: the diamond's edges follow
+// needs= for concurrent steps and plan order for the rest.
+func TestGraphMermaid(t *testing.T) {
+	r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", "--graph", planFile(t, diamond))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.errOut)
+	}
+	golden(t, "concurrent_graph.mmd", r.out)
+	for _, edge := range []string{"s1 --> s2", "s1 --> s3", "s3 --> s4", "s2 --> s6", "s4 --> s7", "s6 --> s7"} {
+		if !strings.Contains(r.out, edge+"\n") {
+			t.Errorf("graph lacks edge %s:\n%s", edge, r.out)
+		}
+	}
+	if r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--graph", planFile(t, diamond)); r.code != exit.Usage {
+		t.Errorf("--graph without --dry-run: exit %d", r.code)
+	}
+}

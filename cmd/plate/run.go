@@ -31,6 +31,7 @@ type RunOptions struct {
 	KubeVersion   string
 	LockNamespace string
 	Concurrency   int
+	Graph         bool
 	MaxSteps      uint64
 }
 
@@ -71,6 +72,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
+	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -157,6 +159,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.Concurrency < 1 {
 		return exit.Errorf(exit.Usage, "--concurrency: want at least 1, got %d", opts.Concurrency)
 	}
+	if opts.Graph && !opts.DryRun {
+		return exit.Errorf(exit.Usage, "--graph goes with --dry-run")
+	}
 	if opts.Offline && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--offline goes with --dry-run: a real run needs a cluster")
 	}
@@ -202,6 +207,14 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		out.footer(ps, rec.Events(), err)
 		if ps == trace.Preflight {
 			preflight = eng
+		}
+		return err
+	}
+	if opts.Graph {
+		out.graph = true
+		err := pass(trace.DryRun)
+		if err == nil {
+			trace.BuildGraph(out.events).WriteMermaid(f.IO.Out)
 		}
 		return err
 	}
@@ -264,6 +277,9 @@ type output struct {
 	w    io.Writer
 	json bool
 	text trace.TextOptions
+	// graph collects events instead of printing them (--graph).
+	graph  bool
+	events []trace.Event
 }
 
 func newOutput(f *Factory, g *GlobalOptions) *output {
@@ -276,6 +292,9 @@ func newOutput(f *Factory, g *GlobalOptions) *output {
 
 func (o *output) recorder(f *Factory) *trace.Recorder {
 	var sink trace.Sink
+	if o.graph {
+		return trace.NewRecorder(f.Now, trace.SinkFunc(func(e trace.Event) { o.events = append(o.events, e) }))
+	}
 	if o.json {
 		sink = trace.NewJSON(o.w)
 	} else {
@@ -285,7 +304,7 @@ func (o *output) recorder(f *Factory) *trace.Recorder {
 }
 
 func (o *output) header(s string) {
-	if !o.json {
+	if !o.json && !o.graph {
 		fmt.Fprintf(o.w, "== %s\n", s)
 	}
 }
@@ -297,7 +316,7 @@ func (o *output) note(s string) {
 }
 
 func (o *output) footer(ps trace.Pass, events []trace.Event, err error) {
-	if o.json {
+	if o.json || o.graph {
 		return
 	}
 	status := "ok"

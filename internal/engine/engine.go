@@ -149,6 +149,8 @@ type Step struct {
 	Stack   []trace.Frame
 	Args    map[string]any
 	Needs   []string
+	// Concurrent marks a step scheduled with Go.
+	Concurrent bool
 }
 
 // Report is what a step tells the trace about itself.
@@ -205,16 +207,17 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 
 func (e *Engine) emit(s *Step, phase trace.Phase, summary string, detail any) {
 	e.opts.Recorder.Emit(trace.Event{
-		Step:    s.ID,
-		Pass:    e.opts.Pass,
-		Phase:   phase,
-		Builtin: s.Builtin,
-		Pos:     s.Pos,
-		Stack:   s.Stack,
-		Args:    s.Args,
-		Needs:   s.Needs,
-		Summary: summary,
-		Detail:  detail,
+		Step:       s.ID,
+		Pass:       e.opts.Pass,
+		Phase:      phase,
+		Builtin:    s.Builtin,
+		Pos:        s.Pos,
+		Stack:      s.Stack,
+		Args:       s.Args,
+		Needs:      s.Needs,
+		Concurrent: s.Concurrent,
+		Summary:    summary,
+		Detail:     detail,
 	})
 }
 

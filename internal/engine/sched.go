@@ -91,6 +91,7 @@ func (e *Engine) Go(ctx context.Context, st *Step, needs []*Task, fn func(ctx co
 	if st.ID == "" {
 		st.ID = e.opts.Recorder.NewStep()
 	}
+	st.Concurrent = true
 	for _, n := range needs {
 		st.Needs = append(st.Needs, n.Step.ID)
 	}

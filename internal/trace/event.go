@@ -83,9 +83,12 @@ type Event struct {
 	// Args are the call's arguments by parameter name, already redacted.
 	Args map[string]any `json:"args,omitempty"`
 	// Needs lists the steps this step waits for.
-	Needs    []string      `json:"needs,omitempty"`
-	Summary  string        `json:"summary,omitempty"`
-	Duration time.Duration `json:"-"`
+	Needs []string `json:"needs,omitempty"`
+	// Concurrent marks a step started with needs=, which waits only for
+	// its needs; other steps wait for every step before them.
+	Concurrent bool          `json:"concurrent,omitempty"`
+	Summary    string        `json:"summary,omitempty"`
+	Duration   time.Duration `json:"-"`
 	// Detail holds structured detail: a diff, readiness reasons, a report.
 	Detail any `json:"detail,omitempty"`
 }
