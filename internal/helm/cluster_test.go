@@ -639,3 +639,25 @@ func TestConcurrentInstalls(t *testing.T) {
 func toUnstructured(m map[string]any) []*unstructured.Unstructured {
 	return []*unstructured.Unstructured{{Object: m}}
 }
+
+// Like the helm CLI, plate keeps the last 10 revisions of a release.
+func TestMaxHistory(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	ctx := context.Background()
+	live := pass(t, lc.KubeconfigPath(), true)
+	chart := ChartSource{Chart: "schema", Path: filepath.Join(chartsDir(t), "schema")}
+	for i := 1; i <= MaxHistory+2; i++ {
+		if _, err := live.Install(ctx, InstallRequest{Release: "hist", Namespace: ns, Chart: chart,
+			Values: Values{Set: map[string]any{"image.tag": fmt.Sprint(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := live.Get(ctx, "hist", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.History) != MaxHistory || info.History[0].Revision != 3 || info.Revision != MaxHistory+2 {
+		t.Errorf("history: %d revisions from %d, latest %d; want %d from 3, latest %d", len(info.History), info.History[0].Revision, info.Revision, MaxHistory, MaxHistory+2)
+	}
+}

@@ -338,3 +338,29 @@ func TestInstallOffline(t *testing.T) {
 		t.Error("Get offline: no error")
 	}
 }
+
+// Helm's environment says where repositories, their cache and registry
+// credentials are; never which namespace or context to use.
+func TestEnvSettings(t *testing.T) {
+	t.Setenv("HELM_REPOSITORY_CONFIG", "/etc/plate-test/repositories.yaml")
+	t.Setenv("HELM_REGISTRY_CONFIG", "/etc/plate-test/registry.json")
+	t.Setenv("HELM_REPOSITORY_CACHE", "/var/cache/plate-test/repository")
+	t.Setenv("XDG_CACHE_HOME", "/var/cache/xdg-test")
+	c, err := New(Options{Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.opts.RepositoryConfig != "/etc/plate-test/repositories.yaml" || c.opts.RegistryConfig != "/etc/plate-test/registry.json" {
+		t.Errorf("config files: %q %q", c.opts.RepositoryConfig, c.opts.RegistryConfig)
+	}
+	if got := c.repoCacheDir(); got != "/var/cache/plate-test/repository" {
+		t.Errorf("repository cache %q", got)
+	}
+	if c.opts.CacheDir != "/var/cache/xdg-test/plate/helm" {
+		t.Errorf("cache dir %q", c.opts.CacheDir)
+	}
+	t.Setenv("HELM_REPOSITORY_CACHE", "")
+	if got := c.repoCacheDir(); got != "/var/cache/xdg-test/plate/helm/repository" {
+		t.Errorf("default repository cache %q", got)
+	}
+}
