@@ -363,6 +363,10 @@ func namedArgs(params []string, args starlark.Tuple, kwargs []starlark.Tuple) ma
 			variadic = strings.TrimPrefix(p, "*")
 			continue
 		}
+		if variadic != "" {
+			// Parameters after *args are keyword-only.
+			break
+		}
 		names = append(names, p)
 	}
 	var rest []any
