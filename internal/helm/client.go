@@ -290,6 +290,11 @@ func namespaceExists(ctx context.Context, kc *kube.Client, namespace string) (bo
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
+	if apierrors.IsForbidden(err) {
+		// A user confined to namespaces may not read them: assume it is
+		// there; if it is not, the install says so.
+		return true, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}

@@ -366,7 +366,7 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 	if len(missing) == 0 {
 		return nil, nil, err
 	}
-	known := c.knownCRDs(ch)
+	known := c.knownCRDs(ch, !upgrade)
 	var extra []crdKind
 	for _, m := range missing {
 		k, ok := known[m]
@@ -389,7 +389,7 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 		names = append(names, k.Kind)
 	}
 	sort.Strings(names)
-	note := fmt.Sprintf("%s not in the cluster yet (their CRDs come with this chart or an earlier step): rendered without server validation", strings.Join(names, ", "))
+	note := fmt.Sprintf("%s not in the cluster yet (the CRDs come with this chart or an earlier step): rendered without server validation", strings.Join(names, ", "))
 	return rel, []string{note}, nil
 }
 
@@ -409,43 +409,25 @@ func missingKinds(err error) []string {
 	return out
 }
 
-// knownCRDs are the kinds the chart's CRDs and the CRDs planned earlier in
-// this pass define.
-func (c *Client) knownCRDs(ch *chart.Chart) map[string]crdKind {
+// knownCRDs are the kinds that CRDs planned earlier in this pass define,
+// plus, for an install, those of the chart's crds/ directory (which Helm
+// installs before the rest of an install, but never on an upgrade). CRDs
+// among a chart's templates do not count for the chart itself: Helm maps
+// every object before it creates any, so their custom resources cannot
+// be in the same release.
+func (c *Client) knownCRDs(ch *chart.Chart, install bool) map[string]crdKind {
 	out := map[string]crdKind{}
 	c.mu.Lock()
 	for k, v := range c.plannedCRDs {
 		out[k] = v
 	}
 	c.mu.Unlock()
-	for _, k := range crdKinds(ch, nil) {
-		out[k.key()] = k
-	}
-	// CRDs among the chart's templates count too.
-	if files, err := renderFilesForCRDs(ch); err == nil {
-		for _, k := range files {
+	if install {
+		for _, k := range crdKinds(ch, nil) {
 			out[k.key()] = k
 		}
 	}
 	return out
-}
-
-// renderFilesForCRDs finds CustomResourceDefinitions in a chart's
-// templates without rendering them: only plain (untemplated) documents are
-// recognised.
-func renderFilesForCRDs(ch *chart.Chart) ([]crdKind, error) {
-	var out []crdKind
-	for _, t := range ch.Templates {
-		if !strings.Contains(string(t.Data), "CustomResourceDefinition") {
-			continue
-		}
-		objs, err := parseManifest(string(t.Data), nil, "")
-		if err != nil {
-			continue
-		}
-		out = append(out, crdKinds(nil, objs)...)
-	}
-	return out, nil
 }
 
 // planCRDs records the kinds a planned (dry) install would add.
@@ -479,11 +461,12 @@ func (c *Client) renderClientOnly(name, namespace string, ch *chart.Chart, vals 
 }
 
 func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[string]any) (*InstallResult, error) {
-	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(c.knownCRDList(ch)), false, false)
+	known := c.knownCRDList(ch)
+	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(known), false, false)
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
 	}
-	objs, err := parseManifest(rel.Manifest, c.scope(nil, c.knownCRDList(ch)), req.Namespace)
+	objs, err := parseManifest(rel.Manifest, c.scope(nil, known), req.Namespace)
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
 	}
@@ -504,7 +487,7 @@ func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[st
 }
 
 func (c *Client) knownCRDList(ch *chart.Chart) []crdKind {
-	m := c.knownCRDs(ch)
+	m := c.knownCRDs(ch, true)
 	out := make([]crdKind, 0, len(m))
 	for _, k := range m {
 		out = append(out, k)
