@@ -217,7 +217,15 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	var live []object
 	var current *release.Release
 	if upgrade {
+		// Helm upgrades from the deployed revision when there is one (the
+		// last may have failed), so the diff does too.
 		current = last
+		for i := len(hist) - 1; i >= 0; i-- {
+			if hist[i].Info.Status == release.StatusDeployed {
+				current = hist[i]
+				break
+			}
+		}
 		live, err = parseManifest(current.Manifest, scope, req.Namespace)
 		if err != nil {
 			live = nil
