@@ -53,6 +53,11 @@ assert.eq(one["objects"][0]["id"], "Deployment/plate-test/api")
 			t.Errorf("trace lacks %q:\n%s", want, o.text)
 		}
 	}
+	args := evs[0].Args
+	if targets, ok := args["targets"].([]any); !ok || len(targets) != 2 || targets[1] != "crd/widgets.example.com" ||
+		args["selector"] != "app=api" || args["timeout"] != "2m" {
+		t.Errorf("trace args = %v", args)
+	}
 	if len(o.progress("wait_ready")) != 0 {
 		t.Error("a dry run emitted progress")
 	}

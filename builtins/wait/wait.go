@@ -109,7 +109,8 @@ message and the last Events.
 
 Returns a dict: ` + "`elapsed`" + ` (seconds), ` + "`objects`" + ` (a list of dicts with
 ` + "`id`, `kind`, `namespace`, `name`, `state`, `reason`, `message`, `elapsed`" + `) and
-` + "`dry_run`" + `. A detected failure stops the plan with exit code 1.
+` + "`dry_run`" + `; in a dry run each state is "Planned" and the message is the rule.
+A detected failure stops the plan with exit code 1.
 
 In a dry run nothing is watched (the objects may not exist yet): the trace lists
 each object with the rule and timeout that would apply.`,
@@ -389,7 +390,7 @@ func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.
 		switch {
 		case t.Selector != "":
 			p.Objects = append(p.Objects, plannedObject{ID: id, Rule: "the matching workloads and pods, each by its kind's rule"})
-			objs = append(objs, map[string]any{"id": id, "kind": "", "namespace": t.Namespace, "name": "", "state": "Planned", "rule": p.Objects[len(p.Objects)-1].Rule})
+			objs = append(objs, planned(id, "", t.Namespace, "", p.Objects[len(p.Objects)-1].Rule))
 			continue
 		case t.GVK.Kind != "":
 			gk = t.GVK.GroupKind()
@@ -406,7 +407,7 @@ func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.
 		}
 		rule := kwait.RuleText(gk, opts)
 		p.Objects = append(p.Objects, plannedObject{ID: id, Rule: rule})
-		objs = append(objs, map[string]any{"id": id, "kind": gk.Kind, "namespace": ns, "name": t.Name, "state": "Planned", "rule": rule})
+		objs = append(objs, planned(id, gk.Kind, ns, t.Name, rule))
 	}
 	c.Report.Summary = fmt.Sprintf("would wait up to %s for %s (%d objects)", p.Timeout, what, len(p.Objects))
 	if len(p.Objects) == 1 {
@@ -415,6 +416,13 @@ func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.
 	c.Report.Detail = p
 	c.Report.Phase = trace.Planned
 	return result(nil, true, objs)
+}
+
+// planned is the return value's entry for an object a dry run would wait
+// for: the same keys as a live one, state "Planned" and the rule as message.
+func planned(id, kind, ns, name, rule string) map[string]any {
+	return map[string]any{"id": id, "kind": kind, "namespace": ns, "name": name,
+		"state": "Planned", "reason": "", "message": rule, "elapsed": 0.0}
 }
 
 // result builds wait_ready's return value.

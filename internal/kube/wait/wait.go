@@ -238,10 +238,10 @@ func (w *Waiter) Wait(ctx context.Context, targets []Target, opts Options) (*Rep
 		}
 		switch verdict {
 		case allReady:
-			if w.c.Mapper != nil && s.hasCRD() {
-				w.c.Mapper.Reset()
+			if err := w.awaitKinds(ctx, timeout.C, s.crds()); err != nil {
+				return s.report(opts.now()), err
 			}
-			return s.report(now), nil
+			return s.report(opts.now()), nil
 		case failed:
 			r := s.report(now)
 			return r, &Error{Cause: CauseFailed, Report: r}
@@ -549,13 +549,70 @@ func (s *session) sortOrder() {
 	})
 }
 
-func (s *session) hasCRD() bool {
+// crds returns the CustomResourceDefinitions among the targets, as last
+// seen.
+func (s *session) crds() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
 	for _, t := range s.targets {
 		if t.gvk.GroupKind() == gkCRD {
-			return true
+			if o := s.src.object(t); o != nil {
+				out = append(out, o)
+			}
 		}
 	}
-	return false
+	return out
+}
+
+// awaitKinds refreshes the REST mapping after CRDs became established and
+// waits until it resolves their kinds. The API server publishes a new
+// group in discovery a moment after the Established condition, and
+// discovery cannot be watched, so this retries with a short back-off
+// (10ms doubling to 500ms) until the mapping resolves or the wait's
+// timeout ends.
+func (w *Waiter) awaitKinds(ctx context.Context, timeout <-chan time.Time, crds []*unstructured.Unstructured) error {
+	if w.c.Mapper == nil || len(crds) == 0 {
+		return nil
+	}
+	type kind struct {
+		gk      schema.GroupKind
+		version string
+		crd     string
+	}
+	var kinds []kind
+	for _, crd := range crds {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		k, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		for _, v := range versions {
+			vm, _ := v.(map[string]any)
+			name, _ := vm["name"].(string)
+			if served, _ := vm["served"].(bool); served && name != "" && k != "" {
+				kinds = append(kinds, kind{schema.GroupKind{Group: group, Kind: k}, name, crd.GetName()})
+			}
+		}
+	}
+	delay := 10 * time.Millisecond
+	for {
+		w.c.Mapper.Reset()
+		var missing *kind
+		for i := range kinds {
+			if _, err := w.c.Mapper.RESTMapping(kinds[i].gk, kinds[i].version); err != nil {
+				missing = &kinds[i]
+				break
+			}
+		}
+		if missing == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout:
+			return fmt.Errorf("%s is established but the API server does not serve %s/%s yet", missing.crd, missing.gk, missing.version)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 500*time.Millisecond)
+	}
 }
 
 // report snapshots the session.
