@@ -38,11 +38,18 @@ func (o ObjectStatus) MarshalJSON() ([]byte, error) {
 
 // MarshalJSON flattens the verdict into the problem.
 func (p PodProblem) MarshalJSON() ([]byte, error) {
-	type plain PodProblem
+	f := fieldsOf(p.Result)
 	return json.Marshal(struct {
-		plain
-		resultFields
-	}{plain: plain(p), resultFields: fieldsOf(p.Result)})
+		Namespace       string          `json:"namespace"`
+		Pod             string          `json:"pod"`
+		Trouble         bool            `json:"trouble"`
+		State           readiness.State `json:"state"`
+		Reason          string          `json:"reason,omitempty"`
+		Message         string          `json:"message,omitempty"`
+		Container       string          `json:"container,omitempty"`
+		LastTermination string          `json:"last_termination,omitempty"`
+		Events          []string        `json:"events,omitempty"`
+	}{p.Namespace, p.Pod, p.Trouble, f.State, f.Reason, f.Message, f.Container, f.LastTermination, f.Events})
 }
 
 // MarshalJSON writes the report with its elapsed time in milliseconds.
