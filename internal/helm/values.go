@@ -2,7 +2,6 @@ package helm
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"regexp"
@@ -176,21 +175,4 @@ func splitPath(key string) ([]string, error) {
 		}
 	}
 	return parts, nil
-}
-
-// describeValue names a value's type for messages.
-func describeValue(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case bool:
-		return "a bool"
-	}
-	return fmt.Sprintf("%T", v)
 }
