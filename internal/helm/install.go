@@ -104,8 +104,8 @@ func (r *InstallResult) Summary() string {
 		s += ")"
 	default:
 		if r.Offline {
-			return fmt.Sprintf("would install or upgrade %s %s (offline: %d objects rendered for Kubernetes %s)",
-				r.Release.Chart, r.Release.ChartVersion, len(r.Release.Objects), r.KubeVersion)
+			return fmt.Sprintf("would install or upgrade %s %s (offline: %s rendered for Kubernetes %s)",
+				r.Release.Chart, r.Release.ChartVersion, plural(len(r.Release.Objects), "object"), r.KubeVersion)
 		}
 		s = fmt.Sprintf("%sinstall rev %d", would, r.Release.Revision)
 		if r.Replaces > 0 {
