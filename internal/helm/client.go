@@ -98,9 +98,12 @@ type Client struct {
 	// pass would add: later renders that use them are not failed for
 	// lack of the kind in the cluster.
 	plannedCRDs map[string]crdKind
-	indexes     map[string]*repoIndex
-	archives    map[string][]byte
-	registries  map[bool]*registry.Client
+	// plannedNamespaces are the namespaces earlier installs of this dry
+	// pass would create.
+	plannedNamespaces map[string]bool
+	indexes           map[string]*repoIndex
+	archives          map[string][]byte
+	registries        map[bool]*registry.Client
 }
 
 // New returns a client for one pass.
@@ -128,12 +131,13 @@ func New(opts Options) (*Client, error) {
 		opts.Log = func(string, ...any) {}
 	}
 	return &Client{
-		opts:        opts,
-		configs:     map[string][]*action.Configuration{},
-		plannedCRDs: map[string]crdKind{},
-		indexes:     map[string]*repoIndex{},
-		archives:    map[string][]byte{},
-		registries:  map[bool]*registry.Client{},
+		opts:              opts,
+		configs:           map[string][]*action.Configuration{},
+		plannedCRDs:       map[string]crdKind{},
+		plannedNamespaces: map[string]bool{},
+		indexes:           map[string]*repoIndex{},
+		archives:          map[string][]byte{},
+		registries:        map[bool]*registry.Client{},
 	}, nil
 }
 

@@ -252,12 +252,21 @@ func TestNamespaces(t *testing.T) {
 	noWrites(t, lc, w)
 
 	req.CreateNamespace = true
-	res, err := pass(t, kcfg, false).Install(ctx, req)
+	dry := pass(t, kcfg, false)
+	res, err := dry.Install(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := res.Summary(), "would install rev 1 (4 objects; would create namespace "+target+")"; got != want {
 		t.Errorf("dry summary %q, want %q", got, want)
+	}
+	// A later release in the same dry pass finds the namespace planned.
+	res, err = dry.Install(ctx, InstallRequest{Release: "next", Namespace: target, Chart: webChart(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Summary(), "would install rev 1 (4 objects)"; got != want {
+		t.Errorf("second dry summary %q, want %q", got, want)
 	}
 	res, err = pass(t, kcfg, true).Install(ctx, req)
 	if err != nil {

@@ -194,6 +194,10 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 		if err != nil {
 			return nil, c.clusterErr(kc, err)
 		}
+		if !exists && c.plannedNamespace(req.Namespace) {
+			// An earlier step of this dry pass would create it.
+			exists = true
+		}
 		if !exists && !req.CreateNamespace {
 			return nil, exit.Errorf(exit.Usage, "namespace %s does not exist on %s; pass create_namespace=True to create it", req.Namespace, kc.Describe())
 		}
@@ -242,6 +246,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	planned := c.summarize(rendered, kc.Mapper)
 	planned.Objects = refs(next)
 	planned.Status = StatusDeployed
+	planned.Description = ""
 	planned.Updated = time.Time{}
 	planned.Revision = 1
 	if last != nil {
@@ -257,6 +262,9 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if !c.Writes() {
 		res.Release = planned
 		c.planCRDs(crds)
+		if res.CreatesNamespace {
+			c.planNamespace(req.Namespace)
+		}
 		return res, nil
 	}
 
@@ -445,6 +453,19 @@ func (c *Client) planCRDs(kinds []crdKind) {
 	for _, k := range kinds {
 		c.plannedCRDs[k.key()] = k
 	}
+}
+
+// planNamespace records a namespace a planned (dry) install would create.
+func (c *Client) planNamespace(ns string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.plannedNamespaces[ns] = true
+}
+
+func (c *Client) plannedNamespace(ns string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plannedNamespaces[ns]
 }
 
 // renderClientOnly renders without a cluster (pitfall 7: a fresh
