@@ -54,7 +54,12 @@ func (r *Report) Text() string {
 	for _, p := range r.Pods {
 		rows = append(rows, []string{p.Name, fmt.Sprintf("%d/%d", p.Ready, p.Total), p.Status, fmt.Sprint(p.Restarts), r.age(p.Created), dash(p.Problem)})
 		if p.Problem != "" && p.Message != "" {
-			problems = append(problems, fmt.Sprintf("  %s: %s: %s", p.Name, p.Problem, p.Message))
+			if strings.HasPrefix(p.Message, "pod "+p.Name+" ") {
+				// The verdict names the pod and container already.
+				problems = append(problems, "  "+p.Message)
+			} else {
+				problems = append(problems, fmt.Sprintf("  %s: %s: %s", p.Name, p.Problem, p.Message))
+			}
 		}
 	}
 	section("POD\tREADY\tSTATUS\tRESTARTS\tAGE\tPROBLEM", rows, "no pods")

@@ -106,7 +106,7 @@ POD        READY  STATUS            RESTARTS  AGE  PROBLEM
 api-7c9-x  1/1    Running           1         3m   -
 cache-0    0/1    CrashLoopBackOff  7         2h   CrashLoopBackOff
 problems:
-  cache-0: CrashLoopBackOff: pod cache-0 container redis: CrashLoopBackOff (7 restarts)
+  pod cache-0 container redis: CrashLoopBackOff (7 restarts)
 
 SERVICE  TYPE          CLUSTER-IP  EXTERNAL     PORTS
 api      LoadBalancer  10.0.0.5    127.240.0.1  80:30080/TCP
