@@ -670,3 +670,46 @@ func TestMaxHistory(t *testing.T) {
 		t.Errorf("history: %d revisions from %d, latest %d; want %d from 3, latest %d", len(info.History), info.History[0].Revision, info.Revision, MaxHistory, MaxHistory+2)
 	}
 }
+
+// timeout bounds the whole operation, hooks included: a hook that never
+// completes stops the install with a timeout (exit 3); atomic=True then
+// uninstalls the release.
+func TestTimeout(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	ctx := context.Background()
+	chart := ChartSource{Chart: "hooked", Path: writeChart(t, map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hooked}\n",
+		// The hook's pod runs and never finishes (a local cluster
+		// simulation): the Job never completes.
+		"templates/job.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {"helm.sh/hook": post-install, "helm.sh/hook-delete-policy": before-hook-creation}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {"plate.dev/simulate": never-ready}
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: registry.example/migrate:1}]
+`,
+	})}
+	start := time.Now()
+	_, err := pass(t, lc.KubeconfigPath(), true).Install(ctx, InstallRequest{Release: "slow", Namespace: ns, Chart: chart, Timeout: 2 * time.Second, Atomic: true})
+	if err == nil || exit.Code(err) != exit.Timeout || !strings.Contains(err.Error(), "install of slow in namespace "+ns+": timed out after 2s") {
+		t.Fatalf("error %v (exit %d), want a timeout (exit 3)", err, exit.Code(err))
+	}
+	if !strings.Contains(err.Error(), "uninstalled it again (atomic=True)") {
+		t.Errorf("error %v does not say the release was uninstalled", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %s for a 2s timeout", d)
+	}
+	if info, err := pass(t, lc.KubeconfigPath(), true).Get(ctx, "slow", ns); err != nil || info != nil {
+		t.Errorf("release after the atomic timeout: %+v %v", info, err)
+	}
+}

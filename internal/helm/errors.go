@@ -138,6 +138,10 @@ func (c *Client) runErr(kc *kube.Client, what string, timeout time.Duration, err
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &exit.Error{Code: exit.Timeout, Msg: fmt.Sprintf("%s: timed out after %s", what, timeout), Err: err}
 	}
+	if strings.Contains(err.Error(), "timed out waiting for the condition") {
+		// A hook outlived the timeout (Helm's own wait gave up first).
+		return &exit.Error{Code: exit.Timeout, Msg: fmt.Sprintf("%s: timed out after %s: %v", what, timeout, err), Err: err}
+	}
 	if errors.Is(err, context.Canceled) {
 		return &exit.Error{Code: exit.Interrupted, Msg: what + ": interrupted", Err: err}
 	}
