@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -362,5 +363,35 @@ func TestEnvSettings(t *testing.T) {
 	t.Setenv("HELM_REPOSITORY_CACHE", "")
 	if got := c.repoCacheDir(); got != "/var/cache/xdg-test/plate/helm/repository" {
 		t.Errorf("default repository cache %q", got)
+	}
+}
+
+// Client-only renders assume the Kubernetes version they are given, never
+// the SDK's silent v1.20.
+func TestClientOnlyKubeVersion(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: kv\nversion: 0.1.0\nkubeVersion: \">=1.30.0-0\"\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kv}\ndata: {version: {{ .Capabilities.KubeVersion.Version | quote }}}\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := ChartSource{Chart: "kv", Path: dir}
+	res, err := offlineClient(t).Template(context.Background(), TemplateRequest{Chart: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Objects[0]["data"].(map[string]any)["version"]; got != "v1.37.2" {
+		t.Errorf("default kube version %v, want v1.37.2", got)
+	}
+	_, err = offlineClient(t).Template(context.Background(), TemplateRequest{Chart: src, KubeVersion: "v1.29.4"})
+	if err == nil || !strings.Contains(err.Error(), "chart requires kubeVersion: >=1.30.0-0 which is incompatible with Kubernetes v1.29.4") || exit.Code(err) != exit.Usage {
+		t.Errorf("old kube version: %v", err)
 	}
 }
