@@ -71,6 +71,7 @@ const (
 	dryRun  mode = iota // plate run --dry-run
 	realRun             // plate run: preflight, then the run
 	offline             // plate run --dry-run --offline
+	liveOnly            // the run pass alone (benchmarks)
 )
 
 // outcome is what running a plan produced.
@@ -146,8 +147,11 @@ func runPlan(t testing.TB, src string, m mode, kubeconfig, namespace string) out
 		trace.NewJSON(&jsonl),
 	}
 	passes := []trace.Pass{trace.DryRun}
-	if m == realRun {
+	switch m {
+	case realRun:
 		passes = []trace.Pass{trace.Preflight, trace.Run}
+	case liveOnly:
+		passes = []trace.Pass{trace.Run}
 	}
 	for _, ps := range passes {
 		eng := engine.New(engine.Options{
