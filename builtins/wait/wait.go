@@ -11,6 +11,7 @@
 package wait
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -308,6 +309,8 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 func waitError(err error) error {
 	var we *kwait.Error
 	switch {
+	case errors.Is(err, context.Canceled):
+		return &exit.Error{Code: exit.Interrupted, Msg: "wait_ready: interrupted", Err: err}
 	case errors.As(err, &we) && we.IsTimeout():
 		return &exit.Error{Code: exit.Timeout, Msg: "wait_ready: " + err.Error(), Err: err}
 	case errors.As(err, &we):
@@ -398,7 +401,7 @@ func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.
 			gk, _ = kwait.GuessKind(t.Kind)
 		}
 		ns := t.Namespace
-		if gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) || gk == (schema.GroupKind{Kind: "Namespace"}) {
+		if kwait.ClusterScoped(gk) {
 			ns = ""
 		}
 		id = gk.Kind + "/" + t.Name

@@ -51,6 +51,29 @@ var builtinKinds = func() map[string]schema.GroupKind {
 	return m
 }()
 
+// clusterScoped are the built-in kinds without a namespace.
+var clusterScoped = map[schema.GroupKind]bool{
+	{Kind: "Namespace"}:        true,
+	{Kind: "Node"}:             true,
+	{Kind: "PersistentVolume"}: true,
+	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:               true,
+	{Group: "apiregistration.k8s.io", Kind: "APIService"}:                           true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:                       true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:                true,
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:                                 true,
+	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                                    true,
+	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:                             true,
+	{Group: "networking.k8s.io", Kind: "IngressClass"}:                              true,
+	{Group: "node.k8s.io", Kind: "RuntimeClass"}:                                    true,
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}: true,
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:   true,
+}
+
+// ClusterScoped reports whether gk is a built-in kind without a namespace,
+// for describing targets without asking the cluster. Custom kinds are
+// assumed to be namespaced.
+func ClusterScoped(gk schema.GroupKind) bool { return clusterScoped[gk] }
+
 // GuessKind resolves a kind as a user wrote it ("pvc", "deployment",
 // "Certificate.cert-manager.io") without asking the cluster: built-in kinds
 // by name, resource or short name; anything else by splitting off the
