@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/trace"
 )
@@ -76,6 +77,10 @@ type Engine struct {
 	kubeOnce sync.Once
 	kube     *kube.Client
 	kubeErr  error
+
+	helmOnce sync.Once
+	helm     *helm.Client
+	helmErr  error
 
 	schedOnce sync.Once
 	sched     *sched

@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"reflect"
 	"regexp"
 	"sort"
@@ -452,6 +453,11 @@ func (c *Client) planCRDs(kinds []crdKind) {
 	defer c.mu.Unlock()
 	for _, k := range kinds {
 		c.plannedCRDs[k.key()] = k
+		if kc := c.opts.Kube; kc != nil && kc.Planned != nil {
+			// kube_apply in the same pass checks its objects against
+			// these kinds too (a ClusterIssuer after cert-manager).
+			kc.Planned.Kind(schema.GroupKind{Group: k.Group, Kind: k.Kind})
+		}
 	}
 }
 
@@ -460,9 +466,17 @@ func (c *Client) planNamespace(ns string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.plannedNamespaces[ns] = true
+	if kc := c.opts.Kube; kc != nil && kc.Planned != nil {
+		kc.Planned.Namespace(ns)
+	}
 }
 
+// plannedNamespace reports whether an earlier step of this dry pass (an
+// install, or a kube_apply of a Namespace) would create ns.
 func (c *Client) plannedNamespace(ns string) bool {
+	if kc := c.opts.Kube; kc != nil && kc.Planned != nil && kc.Planned.HasNamespace(ns) {
+		return true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.plannedNamespaces[ns]

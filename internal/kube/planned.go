@@ -55,6 +55,13 @@ func (p *Planned) Object(obj *unstructured.Unstructured) {
 	}
 }
 
+// Kind records that a CRD planned earlier defines gk.
+func (p *Planned) Kind(gk schema.GroupKind) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.kinds[gk] = true
+}
+
 // HasKind reports whether a CRD planned earlier defines gk.
 func (p *Planned) HasKind(gk schema.GroupKind) bool {
 	p.mu.Lock()
