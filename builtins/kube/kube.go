@@ -52,7 +52,8 @@ API server validates the objects (server-side dry run) and nothing is stored.
 			Params:    []string{"kind", "name", "namespace?"},
 			Signature: "kube_get(kind, name, namespace=None)",
 			Effect:    engine.Read,
-			Doc: `Reads one object and returns it as a dict, or None when it does not exist.
+			Doc: `Reads one object and returns it as a dict, or None when it does not exist
+(and in an offline dry run, which reads no cluster).
 ` + "`kind`" + ` is a kind ("Deployment"), a resource ("deployments.apps") or
 "group/version/Kind".`,
 			Fn: get,
@@ -247,6 +248,10 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 	var kind, name, ns string
 	if err := c.Unpack(args, kwargs, "kind", &kind, "name", &name, "namespace?", &ns); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
+	}
+	if c.Engine.Offline() {
+		c.Report.Summary = fmt.Sprintf("%s/%s: offline, the cluster was not read (taken as absent)", kind, name)
+		return starlark.None, nil
 	}
 	cl, err := client(c)
 	if err != nil {
