@@ -1,0 +1,194 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/internal/kube"
+)
+
+// Identify reads the identity of kc's cluster: its API server URL and the
+// UID of its kube-system namespace.
+func Identify(ctx context.Context, kc *kube.Client) (Cluster, error) {
+	ns, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return Cluster{}, fmt.Errorf("cannot identify the cluster of %s: reading namespace kube-system: %w", kc.Describe(), err)
+	}
+	return Cluster{Context: kc.ContextName, Server: kc.Server, UID: string(ns.UID)}, nil
+}
+
+// Writer writes one backup: the releases a run saves, one after the
+// other, into one directory. Nothing is written before the first Add.
+type Writer struct {
+	dir string
+	mu  sync.Mutex
+	m   Manifest
+	// made is true once the backup's directory exists.
+	made bool
+}
+
+// NewWriter returns a writer of backup id under the backups directory dir.
+func NewWriter(dir, id string, created time.Time, plan string, cluster Cluster) *Writer {
+	return &Writer{dir: dir, m: Manifest{
+		Format:     Format,
+		ID:         id,
+		Created:    created.UTC(),
+		Plan:       plan,
+		Cluster:    cluster,
+		VolumeData: VolumeData,
+		Releases:   []Release{},
+		Files:      map[string]string{},
+	}}
+}
+
+// ID is the backup's ID.
+func (w *Writer) ID() string { return w.m.ID }
+
+// Path is the backup's directory.
+func (w *Writer) Path() string { return filepath.Join(w.dir, w.m.ID) }
+
+// Dir is the backups directory.
+func (w *Writer) Dir() string { return w.dir }
+
+// Cluster is the cluster the backup is made from.
+func (w *Writer) Cluster() Cluster { return w.m.Cluster }
+
+// Release returns the entry of release name in ns if the backup holds it.
+func (w *Writer) Release(name, ns string) *Release {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r := w.m.Release(name, ns); r != nil {
+		cp := *r
+		return &cp
+	}
+	return nil
+}
+
+// Releases counts the releases the backup holds.
+func (w *Writer) Releases() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m.Releases)
+}
+
+// Size is the size of what the backup holds so far.
+func (w *Writer) Size() Size {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.m.Size(w.dir)
+}
+
+// Add writes a release's files (0600, in 0700 directories) and records it
+// in manifest.json, which is replaced atomically. A part that skips (no
+// release) writes nothing.
+func (w *Writer) Add(p *Part) error {
+	if p.Skip != "" {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m.Release(p.Release.Name, p.Release.Namespace) != nil {
+		return fmt.Errorf("backup %s already holds release %s in %s", w.m.ID, p.Release.Name, p.Release.Namespace)
+	}
+	if err := w.makeDir(); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(p.Files))
+	for f := range p.Files {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	base := w.Path()
+	for _, f := range names {
+		if err := writeFile(base, f, p.Files[f], true); err != nil {
+			return err
+		}
+		w.m.Files[f] = Checksum(p.Files[f])
+	}
+	w.m.Releases = append(w.m.Releases, p.Release)
+	return w.writeManifest()
+}
+
+// makeDir makes the backups directory (with a .gitignore that keeps
+// backups, which hold secrets, out of git) and the backup's own.
+func (w *Writer) makeDir() error {
+	if w.made {
+		return nil
+	}
+	if _, err := os.Stat(w.dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(w.dir, DirMode); err != nil {
+			return fmt.Errorf("making the backups directory: %w", err)
+		}
+		if err := writeFile(w.dir, ".gitignore", []byte("# Backups hold secrets: never commit them.\n*\n"), true); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(w.Path(), DirMode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("backup %s already exists in %s", w.m.ID, w.dir)
+		}
+		return fmt.Errorf("making the backup directory: %w", err)
+	}
+	if err := os.Chmod(w.Path(), DirMode); err != nil {
+		return err
+	}
+	w.made = true
+	return nil
+}
+
+func (w *Writer) writeManifest() error {
+	data, err := json.MarshalIndent(&w.m, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	tmp := ManifestFile + ".tmp"
+	if err := writeFile(w.Path(), tmp, data, false); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(w.Path(), tmp), filepath.Join(w.Path(), ManifestFile)); err != nil {
+		return fmt.Errorf("backup %s: %w", w.m.ID, err)
+	}
+	return nil
+}
+
+// writeFile writes data to base/name (slash-separated) with mode 0600,
+// making missing directories 0700. With exclusive it refuses to replace a
+// file.
+func writeFile(base, name string, data []byte, exclusive bool) error {
+	p := filepath.Join(base, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if exclusive {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(p, flags, FileMode)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("backup: %w", err)
+	}
+	return f.Close()
+}
