@@ -121,7 +121,8 @@ would restore and -v shows the diff.`,
 			Doc: `Reads a release: returns its latest revision as a release value whose ` + "`history`" + `
 lists every stored revision (revision, status, chart, chart_version, app_version,
 description, updated), oldest first; None when there is no such release. An
-uninstalled release whose history was kept has status "uninstalled".`,
+uninstalled release whose history was kept has status "uninstalled". In an offline
+dry run, which reads no cluster, it returns None.`,
 			Fn: get,
 		},
 		{
@@ -503,7 +504,10 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 		return nil, err
 	}
 	if c.Engine.Offline() {
-		return nil, exit.Errorf(exit.Usage, "%s reads the cluster, which --offline forbids", c.Name)
+		// Like kube_get: an offline dry run reads no cluster and takes
+		// the release as absent, so the rest of the plan can be traced.
+		c.Report.Summary = fmt.Sprintf("release %s in %s: offline, the cluster was not read (taken as absent)", name, namespace)
+		return starlark.None, nil
 	}
 	hc, err := client(c)
 	if err != nil {

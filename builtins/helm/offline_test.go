@@ -90,8 +90,6 @@ helm_install("a", "../charts/broken")`, exit.Usage,
 			[]string{`helm_install: for parameter "timeout": want a duration like "5m" or "90s", got "soon"`}},
 		{"bad release name", `helm_install("Shop_1", "../charts/web")`, exit.Usage,
 			[]string{`helm_install: release name "Shop_1" is invalid`}},
-		{"release read offline", `helm_release("a")`, exit.Usage,
-			[]string{"helm_release reads the cluster, which --offline forbids"}},
 		{"local version mismatch", `helm_install("a", "../charts/web", version = "9.0.0")`, exit.Usage,
 			[]string{"chart ../charts/web has version 0.1.0, not 9.0.0 as version= says"}},
 	}
