@@ -8,6 +8,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/builtins/backup"
 	"github.com/plate-dev/plate/builtins/cluster"
 	"github.com/plate-dev/plate/builtins/core"
 	"github.com/plate-dev/plate/builtins/helm"
@@ -23,6 +24,7 @@ func Plugins() []builtins.Plugin {
 		wait.Plugin{},
 		helm.Plugin{},
 		cluster.Plugin{},
+		backup.Plugin{},
 	}
 }
 

@@ -159,7 +159,7 @@ func TestPodRefs(t *testing.T) {
 		"imagePullSecrets": []any{map[string]any{"name": "pull"}},
 		"containers": []any{map[string]any{
 			"envFrom": []any{map[string]any{"secretRef": map[string]any{"name": "env-secret"}}},
-			"env": []any{map[string]any{"name": "DB_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "db", "key": "p"}}}},
+			"env":     []any{map[string]any{"name": "DB_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "db", "key": "p"}}}},
 		}},
 	}
 	var got []string

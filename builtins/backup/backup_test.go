@@ -1,0 +1,374 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarktest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/builtins/registry"
+	"github.com/plate-dev/plate/internal/backup"
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/localcluster"
+	"github.com/plate-dev/plate/internal/trace"
+	"github.com/plate-dev/plate/interp"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("HELM_CONFIG_HOME", filepath.Join(os.TempDir(), "plate-helm-test-no-config"))
+	os.Unsetenv("HELM_REPOSITORY_CACHE")
+	os.Unsetenv("HELM_REPOSITORY_CONFIG")
+	os.Unsetenv("HELM_REGISTRY_CONFIG")
+	os.Unsetenv(backup.EnvDir)
+	localcluster.Main(m)
+}
+
+// project is a plate project in a temporary directory with the test
+// charts under charts/.
+type project struct {
+	t    testing.TB
+	root string
+}
+
+func newProject(t testing.TB, files map[string]string) *project {
+	t.Helper()
+	root := t.TempDir()
+	src, err := filepath.Abs("../../testdata/charts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(root, "charts", rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &project{t: t, root: root}
+	p.write(".plateroot", "")
+	for name, data := range files {
+		p.write(name, data)
+	}
+	return p
+}
+
+func (p *project) write(name, data string) {
+	p.t.Helper()
+	path := filepath.Join(p.root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+type result struct {
+	events      []trace.Event
+	err         error
+	text, jsonl string
+}
+
+func (r result) closing(builtin string) []trace.Event {
+	var out []trace.Event
+	for _, e := range r.events {
+		if e.Builtin == builtin && (e.Phase == trace.Done || e.Phase == trace.Planned || e.Phase == trace.Failed) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+type mode int
+
+const (
+	dryRun mode = iota
+	realRun
+	offline
+)
+
+// clock ticks one second per reading from a fixed time.
+func clock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Second)
+		return t
+	}
+}
+
+// run runs plan the way `plate run` does, with --yes, over kubeconfig.
+func (p *project) run(plan string, m mode, kubeconfig, params string) result {
+	p.t.Helper()
+	pre, err := registry.Predeclared(registry.Plugins())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	assert, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	pre["assert"] = assert["assert"]
+	pl, err := interp.Open(filepath.Join(p.root, filepath.FromSlash(plan)), p.root, pre)
+	if err == nil {
+		err = pl.Check(pre)
+	}
+	if err != nil {
+		return result{err: err}
+	}
+	var kvs []interp.KV
+	if params != "" {
+		for _, raw := range strings.Split(params, ",") {
+			kv, err := interp.ParseKV(raw)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			kvs = append(kvs, kv)
+		}
+	}
+	values, err := pl.Bind(kvs)
+	if err != nil {
+		return result{err: err}
+	}
+	var mu sync.Mutex
+	var res result
+	var text, jsonl bytes.Buffer
+	sinks := []trace.Sink{
+		trace.SinkFunc(func(e trace.Event) {
+			mu.Lock()
+			res.events = append(res.events, e)
+			mu.Unlock()
+		}),
+		trace.NewText(&text, trace.TextOptions{Verbose: 2}),
+		trace.NewJSON(&jsonl),
+	}
+	passes := []trace.Pass{trace.DryRun}
+	if m == realRun {
+		passes = []trace.Pass{trace.Preflight, trace.Run}
+	}
+	now := clock()
+	for _, ps := range passes {
+		eng := engine.New(engine.Options{
+			Pass:     ps,
+			Recorder: trace.NewRecorder(now, sinks...),
+			Yes:      true,
+			Kube:     kube.Settings{Kubeconfig: kubeconfig},
+			Offline:  m == offline,
+		})
+		res.err = pl.Exec(context.Background(), interp.RunOptions{
+			Engine: eng, Predeclared: pre, Params: values,
+			ThreadInit: func(th *starlark.Thread) { starlarktest.SetReporter(th, p.t) },
+		})
+		if res.err != nil {
+			break
+		}
+	}
+	res.text, res.jsonl = text.String(), jsonl.String()
+	return res
+}
+
+func contains(t testing.TB, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}
+
+// Offline, backup() says what it would back up and where, and reads
+// nothing; a call without releases is a usage error.
+func TestOfflineAndUsage(t *testing.T) {
+	p := newProject(t, map[string]string{
+		"plan.star": `b = backup("api", "web", namespace = "prod")
+assert.eq(b.planned, True)
+assert.true(b.id.endswith("-plan"))
+assert.eq(b.path, "backups/" + b.id)
+`,
+		"none.star":  `backup()`,
+		"wrong.star": `backup(3)`,
+	})
+	r := p.run("plan.star", offline, "", "")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ev := r.closing("backup")
+	if len(ev) != 1 || ev[0].Phase != trace.Planned {
+		t.Fatalf("events: %+v", ev)
+	}
+	contains(t, "summary", ev[0].Summary, "would back up api, web to backups/20260102T", "offline")
+	if _, err := os.Stat(filepath.Join(p.root, "backups")); !os.IsNotExist(err) {
+		t.Errorf("an offline backup made the directory: %v", err)
+	}
+	for plan, want := range map[string]string{"none.star": "name at least one release", "wrong.star": "got int, want a release name"} {
+		r := p.run(plan, offline, "", "")
+		if r.err == nil || !strings.Contains(r.err.Error(), want) {
+			t.Errorf("%s: %v, want %q", plan, r.err, want)
+		}
+	}
+}
+
+const webPlan = `
+ns = param("ns", "default")
+msg = param("msg", "hello")
+first = backup("shop", namespace = ns)
+shop = helm_install("shop", "//charts/web", namespace = ns, values = ["secret-values.yaml"], set = {"message": msg, "token": secret("CANARY-set-token")})
+again = backup(shop)
+print(first.skipped, again.id, again.size > 0, again.volumes)
+`
+
+// A first deploy has nothing to back up; the dry run writes nothing and
+// says what it would save; a run writes one owner-only backup per run,
+// adding to it call by call, with checksums, the cluster and positions.
+func TestBackupOnCluster(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	p := newProject(t, map[string]string{
+		"plan.star":          webPlan,
+		"secret-values.yaml": "password: CANARY-values-password\n",
+		"later.star": `
+ns = param("ns", "default")
+backup("shop", namespace = ns)
+backup("shop", "absent", namespace = ns)
+`,
+	})
+	kcfg := c.KubeconfigPath()
+	params := "ns=" + ns
+
+	// First deploy: nothing to back up, not an error.
+	r := p.run("plan.star", realRun, kcfg, params)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.text)
+	}
+	ev := r.closing("backup")
+	if len(ev) != 4 {
+		t.Fatalf("backup events: %d\n%s", len(ev), r.text)
+	}
+	contains(t, "first call", ev[2].Summary, "nothing to back up: release shop does not exist in namespace "+ns+" yet")
+	contains(t, "second call", ev[3].Summary, "saved shop rev 1 (4 objects, 1 revision) to backups/20260102T", "volume data not copied")
+	first := filepath.Join(p.root, "backups")
+	list, err := backup.List(first)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups after the first run: %+v %v", list, err)
+	}
+
+	// Dry run of the next deploy: what would be saved, nothing written.
+	before := dirState(t, first)
+	r = p.run("later.star", dryRun, kcfg, params)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ev = r.closing("backup")
+	if len(ev) != 2 || ev[0].Phase != trace.Planned {
+		t.Fatalf("dry events: %+v", ev)
+	}
+	contains(t, "dry summary", ev[0].Summary, "would save shop rev 1 (4 objects, 1 revision) to backups/", "(~", "KiB)", "volume data would not be copied")
+	contains(t, "dry second call", ev[1].Summary, "already in this backup: shop", "nothing to back up: release absent does not exist")
+	contains(t, "verbose dry trace", r.text, "live   Secret/"+ns+"/shop-web", "nothing written (dry pass)")
+	if after := dirState(t, first); after != before {
+		t.Errorf("the dry run wrote into the backups directory:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// The run: one new backup holding shop once.
+	r = p.run("later.star", realRun, kcfg, params)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	list, err = backup.List(first)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("backups: %+v %v", list, err)
+	}
+	var id string
+	for _, e := range list {
+		if e.Plan == "later.star" {
+			id = e.ID
+		}
+	}
+	m, err := backup.Load(first, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Releases) != 1 || m.Plan != "later.star" || m.Cluster.UID == "" || m.Cluster.Server == "" || m.VolumeData != backup.VolumeData {
+		t.Errorf("manifest: %+v", m)
+	}
+	rel := m.Releases[0]
+	if rel.Pos != "later.star:3:7" || rel.RestoreRevision != 1 || rel.Chart.Name != "web" || !strings.HasPrefix(rel.Chart.Digest, "sha256:") || len(rel.Revisions) != 1 || len(rel.Objects) != 4 {
+		t.Errorf("release entry: %+v", rel)
+	}
+	if probs := backup.Verify(first, m); len(probs) != 0 {
+		t.Errorf("verify: %+v", probs)
+	}
+	kube := c.Clientset()
+	sys, err := kube.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{})
+	if err != nil || string(sys.UID) != m.Cluster.UID {
+		t.Errorf("cluster uid %s, kube-system %v %v", m.Cluster.UID, sys.UID, err)
+	}
+	// Secrets are in the files (owner-only), never in the trace.
+	all := readAll(t, filepath.Join(first, id))
+	contains(t, "backup files", all, "CANARY-values-password", "CANARY-set-token", "sh.helm.release.v1.shop.v1")
+	for _, out := range []string{r.text, r.jsonl} {
+		if strings.Contains(out, "CANARY") {
+			t.Errorf("a secret value reached the trace:\n%s", out)
+		}
+	}
+}
+
+// dirState lists the paths under dir with their sizes.
+func dirState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			b.WriteString(p)
+			b.WriteString(" ")
+		}
+		return nil
+	})
+	return b.String()
+}
+
+func readAll(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			if fi != nil && fi.IsDir() && fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: mode %04o", p, fi.Mode().Perm())
+			}
+			return err
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o", p, fi.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		b.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
