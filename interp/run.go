@@ -39,6 +39,13 @@ type RunOptions struct {
 // are evaluated once per call. The returned error is an *exit.Error naming
 // the plan position.
 func (p *Plan) Exec(ctx context.Context, opts RunOptions) error {
+	_, err := p.ExecModule(ctx, opts)
+	return err
+}
+
+// ExecModule evaluates the plan as Exec does and returns its globals (plate
+// test reads a test file's test_* functions from them).
+func (p *Plan) ExecModule(ctx context.Context, opts RunOptions) (starlark.StringDict, error) {
 	l := &loader{
 		plan:        p,
 		ctx:         ctx,
@@ -50,7 +57,7 @@ func (p *Plan) Exec(ctx context.Context, opts RunOptions) error {
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
 	defer stop()
 	thread.SetLocal(paramsKey, &boundParams{plan: p.Name, values: opts.Params})
-	_, err := execFile(thread, p.Name, p.src, l.predeclared)
+	globals, err := execFile(thread, p.Name, p.src, l.predeclared)
 	// Concurrent steps still in flight run to their end (or are skipped),
 	// whatever happened to the plan; their failures are summarized.
 	var drainErr error
@@ -58,15 +65,23 @@ func (p *Plan) Exec(ctx context.Context, opts RunOptions) error {
 		drainErr = opts.Engine.Drain()
 	}
 	if ctx.Err() != nil {
-		return &exit.Error{Code: exit.Interrupted, Msg: "interrupted", Err: ctx.Err()}
+		return nil, &exit.Error{Code: exit.Interrupted, Msg: "interrupted", Err: ctx.Err()}
 	}
 	if drainErr != nil {
-		return drainErr
+		return nil, drainErr
 	}
 	if err != nil {
-		return Convert(err)
+		return nil, Convert(err)
 	}
-	return nil
+	return globals, nil
+}
+
+// NewThread returns a thread set up like the plan's own (loader, print,
+// step limit, run state) for calling the plan's functions from Go, as
+// plate test calls test_* functions.
+func (p *Plan) NewThread(ctx context.Context, opts RunOptions, name string) *starlark.Thread {
+	l := &loader{plan: p, ctx: ctx, opts: opts, predeclared: withStandard(opts.Predeclared), cache: map[string]*module{}}
+	return l.newThread(name)
 }
 
 // execFile runs a file with recovery: a Go panic anywhere in evaluation

@@ -68,6 +68,9 @@ type identity struct {
 }
 
 func identify(ctx context.Context, c *builtins.Call) (*identity, error) {
+	if sc := c.Engine.Script(); sc != nil {
+		return &identity{Context: sc.Context, Server: sc.Server, UID: sc.UID, Namespace: "default", Version: "scripted"}, nil
+	}
 	cl, err := c.Engine.Kube()
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, fmt.Errorf("%s: %w", c.Name, err))
@@ -106,7 +109,7 @@ func clusterFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	if err := c.Unpack(args, kwargs); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	if c.Engine.Offline() {
+	if c.Engine.Offline() && c.Engine.Script() == nil {
 		c.Report.Summary = "offline: the cluster was not read"
 		return (&identity{Offline: true}).value(), nil
 	}
@@ -134,7 +137,7 @@ func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tup
 			return nil, exit.Errorf(exit.Usage, "require_cluster: name: %v", err)
 		}
 	}
-	if c.Engine.Offline() {
+	if c.Engine.Offline() && c.Engine.Script() == nil {
 		c.Report.Summary = fmt.Sprintf("would check the cluster against name %q uid %q (offline: not checked)", name, uid)
 		return (&identity{Offline: true}).value(), nil
 	}

@@ -88,6 +88,15 @@ func confirm(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 	eng := c.Engine
 	switch eng.Pass() {
 	case trace.DryRun:
+		if sc := eng.Script(); sc != nil {
+			// plate test: the scripted answer.
+			if !sc.Confirm() {
+				c.Report.Summary = "declined (scripted): " + message
+				return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
+			}
+			c.Report.Summary = "confirmed (scripted): " + message
+			return starlark.True, nil
+		}
 		c.Report.Summary = "would ask: " + message
 		if eng.Yes() {
 			c.Report.Summary += " (--yes answers yes)"

@@ -417,7 +417,21 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 	}
 	c.Report.Summary = res.Summary()
 	c.Report.Detail = res
+	if sc := c.Engine.Script(); sc != nil {
+		// plate test: the scripted cluster says whether this installs or
+		// upgrades.
+		c.Report.Summary = scriptedInstall(sc, res)
+	}
 	return NewReleaseValue(res.Release, nil, res.Planned || res.Offline, stepID(c), c.Engine), nil
+}
+
+func scriptedInstall(sc *engine.Script, res *ih.InstallResult) string {
+	rel := res.Release
+	what := fmt.Sprintf("%s %s (%d objects)", rel.Chart, rel.ChartVersion, len(rel.Objects))
+	if old := sc.Release(rel.Name, rel.Namespace); old != nil {
+		return fmt.Sprintf("would upgrade rev %d→%d: %s", old.Revision, old.Revision+1, what)
+	}
+	return "would install rev 1: " + what
 }
 
 // releaseArg unpacks a release given as a name or a release value, with
@@ -502,6 +516,16 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 	name, namespace, err := releaseArg(c, relArg, ns.s)
 	if err != nil {
 		return nil, err
+	}
+	if sc := c.Engine.Script(); sc != nil {
+		r := sc.Release(name, namespace)
+		if r == nil {
+			c.Report.Summary = fmt.Sprintf("release %s in %s: not found (scripted)", name, namespace)
+			return starlark.None, nil
+		}
+		c.Report.Summary = fmt.Sprintf("release %s in %s: rev %d %s (scripted)", name, namespace, r.Revision, r.Status)
+		rel := ih.Release{Name: r.Name, Namespace: namespace, Revision: r.Revision, Status: r.Status, Chart: r.Chart, ChartVersion: r.ChartVersion, AppVersion: r.AppVersion}
+		return NewReleaseValue(rel, []ih.Revision{{Revision: r.Revision, Status: r.Status, Chart: r.Chart, ChartVersion: r.ChartVersion, AppVersion: r.AppVersion}}, false, stepID(c), c.Engine), nil
 	}
 	if c.Engine.Offline() {
 		// Like kube_get: an offline dry run reads no cluster and takes

@@ -250,6 +250,14 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	if c.Engine.Offline() {
+		if sc := c.Engine.Script(); sc != nil {
+			if obj := sc.Object(kind, ns, name); obj != nil {
+				c.Report.Summary = fmt.Sprintf("%s/%s found (scripted)", kind, name)
+				return builtins.FromGo(obj)
+			}
+			c.Report.Summary = fmt.Sprintf("%s/%s not found (scripted)", kind, name)
+			return starlark.None, nil
+		}
 		c.Report.Summary = fmt.Sprintf("%s/%s: offline, the cluster was not read (taken as absent)", kind, name)
 		return starlark.None, nil
 	}

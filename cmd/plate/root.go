@@ -90,6 +90,7 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newCheckCmd(f, g),
 		newVersionCmd(f),
 		newDocsCmd(f),
+		newTestCmd(f, g),
 		newStatusCmd(f, g),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))

@@ -65,6 +65,9 @@ type Options struct {
 	// Concurrency bounds concurrent steps (--concurrency); default
 	// DefaultConcurrency.
 	Concurrency int
+	// Script, for `plate test`, answers the pass's reads; a pass with a
+	// script is offline.
+	Script *Script
 }
 
 // ErrOffline is returned by Kube in an offline dry run.
@@ -88,6 +91,9 @@ type Engine struct {
 
 // New returns an engine for one pass.
 func New(opts Options) *Engine {
+	if opts.Script != nil {
+		opts.Offline = true
+	}
 	if opts.Recorder == nil {
 		opts.Recorder = trace.NewRecorder(nil)
 	}
