@@ -92,6 +92,10 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newDocsCmd(f),
 		newTestCmd(f, g),
 		newStatusCmd(f, g),
+		newBackupCmd(f, g),
+		newRollbackCmd(f, g),
+		newHistoryCmd(f, g),
+		newRecoverCmd(f, g),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))
 	return root

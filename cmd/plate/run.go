@@ -205,6 +205,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			MaxSteps:    opts.MaxSteps,
 		})
 		out.footer(ps, rec.Events(), err)
+		if ps == trace.Run && exit.Code(err) == exit.Interrupted {
+			interruptReport(f.IO.ErrOut, rec.Events(), defaultNamespace(kubeSettings))
+		}
 		if ps == trace.Preflight {
 			preflight = eng
 		}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/iostreams"
+	"github.com/plate-dev/plate/internal/kube"
+)
+
+// HistoryOptions are the options of `plate history`.
+type HistoryOptions struct {
+	*GlobalOptions
+	Release string
+}
+
+func newHistoryCmd(f *Factory, g *GlobalOptions) *cobra.Command {
+	opts := &HistoryOptions{GlobalOptions: g}
+	return &cobra.Command{
+		Use:   "history RELEASE",
+		Short: "Show the revisions of a Helm release",
+		Long: `History lists the stored revisions of a release in a namespace (-n, default the
+context's): revision, when it was deployed, status, chart, app version and
+Helm's description, oldest first. A release stuck in pending-install,
+pending-upgrade or pending-rollback (an operation that never finished) is
+pointed out with the command that recovers it. It only reads, and never shows
+the values stored with a release. -o json prints one JSON object.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Release = args[0]
+			return historyRun(cmd.Context(), f, opts)
+		},
+	}
+}
+
+// historyReport is what `plate history -o json` prints.
+type historyReport struct {
+	Release   string          `json:"release"`
+	Namespace string          `json:"namespace"`
+	Cluster   string          `json:"cluster"`
+	History   []helm.Revision `json:"history"`
+	// Pending is true when the latest revision is stuck in a pending state.
+	Pending bool   `json:"pending"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cl, err := connectRelease(opts.GlobalOptions, true)
+	if err != nil {
+		return err
+	}
+	info, err := cl.helm.Get(ctx, opts.Release, cl.namespace)
+	if err != nil {
+		return err
+	}
+	if info == nil {
+		return exit.Errorf(exit.PlanFailed, "no release %s in namespace %s on %s", opts.Release, cl.namespace, cl.kube.Describe())
+	}
+	r := historyReport{Release: opts.Release, Namespace: cl.namespace, Cluster: cl.kube.Describe(), History: info.History}
+	if r.Pending = helm.IsPending(info.Status); r.Pending {
+		r.Hint = pendingHint(opts.Release, cl.namespace, info.Revision, info.Status)
+	}
+	if opts.Output == "json" {
+		return writeJSON(f.IO.Out, r)
+	}
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\tDESCRIPTION")
+	for _, h := range info.History {
+		updated := "-"
+		if !h.Updated.IsZero() {
+			updated = h.Updated.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.Revision, updated, h.Status, dash(h.Chart+"-"+h.ChartVersion), dash(h.AppVersion), dash(oneLine(h.Description)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Pending {
+		fmt.Fprintln(f.IO.Out)
+		fmt.Fprintln(f.IO.Out, r.Hint)
+	}
+	return nil
+}
+
+// pendingHint explains a release stuck in a pending state.
+func pendingHint(release, ns string, rev int, status string) string {
+	return fmt.Sprintf("release %s is stuck in %s at rev %d: an install, upgrade or rollback did not finish (a killed process), "+
+		"and every new operation is refused until it is recovered.\nrecover it with: plate recover %s -n %s", release, status, rev, release, ns)
+}
+
+func dash(s string) string {
+	if s == "" || s == "-" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 100 {
+		s = s[:97] + "..."
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// releaseClients are the clients of a command that reads or changes one
+// release: the cluster, Helm over it, and the namespace (-n, else the
+// context's, else "default").
+type releaseClients struct {
+	kube      *kube.Client
+	helm      *helm.Client
+	namespace string
+}
+
+// connectRelease connects to the cluster of g. With readOnly the clients'
+// transport refuses every write, as in a dry run.
+func connectRelease(g *GlobalOptions, readOnly bool) (*releaseClients, error) {
+	kc, err := kube.Connect(kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace}, readOnly)
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
+	}
+	hc, err := helm.New(helm.Options{Kube: kc})
+	if err != nil {
+		return nil, err
+	}
+	ns := g.Namespace
+	if ns == "" {
+		ns = kc.Namespace
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	return &releaseClients{kube: kc, helm: hc, namespace: ns}, nil
+}
+
+// confirmChange asks question before a command changes the cluster, with
+// confirm()'s rules: --yes answers yes; without a terminal (and without
+// --yes) it stops with exit code 4; "no" stops with exit code 4, "aborted
+// by user".
+func confirmChange(f *Factory, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	if !f.IO.CanPrompt() {
+		return exit.Errorf(exit.Aborted, "%s: cannot ask for confirmation without a terminal; pass --yes", strings.TrimSuffix(question, "?"))
+	}
+	ok, err := f.IO.Confirm(question, false)
+	if errors.Is(err, iostreams.ErrNoAnswer) {
+		return exit.Errorf(exit.Aborted, "no answer: nothing was changed")
+	}
+	if err != nil {
+		return exit.Wrap(exit.Aborted, err)
+	}
+	if !ok {
+		return &exit.Error{Code: exit.Aborted, Msg: "aborted by user: nothing was changed"}
+	}
+	return nil
+}
