@@ -268,6 +268,9 @@ func (p *Param) choiceList() string {
 func plain(v starlark.Value) string {
 	switch v := v.(type) {
 	case starlark.String:
+		if v == "" {
+			return `""`
+		}
 		return string(v)
 	case starlark.Bool:
 		if v {
@@ -408,11 +411,11 @@ func paramBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	bp, _ := thread.Local(paramsKey).(*boundParams)
 	caller := thread.CallFrame(1)
 	if bp == nil || thread.CallStackDepth() != 2 || caller.Pos.Filename() != bp.plan {
-		return nil, fmt.Errorf("param: %q: parameters are declared only at the top level of the plan being run, with literal arguments", name)
+		return nil, exit.Errorf(exit.Usage, "param: %q: parameters are declared only at the top level of the plan being run, with literal arguments", name)
 	}
 	v, ok := bp.values[name]
 	if !ok {
-		return nil, fmt.Errorf("param: %q must be declared as a statement of its own at the top level of the plan, with literal arguments", name)
+		return nil, exit.Errorf(exit.Usage, "param: %q must be declared as a statement of its own at the top level of the plan, with literal arguments", name)
 	}
 	return v, nil
 }
