@@ -147,7 +147,7 @@ func interruptReport(w io.Writer, events []trace.Event, namespace string) {
 			}
 		}
 		n++
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", state, id, e.Builtin, e.Pos, oneLine(e.Summary))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", state, id, e.Builtin, e.Pos, strings.ReplaceAll(e.Summary, "\n", " "))
 		rel, _ := s.first.Args["release"].(string)
 		ns, _ := s.first.Args["namespace"].(string)
 		if m, ok := s.first.Args["release"].(map[string]any); ok {
