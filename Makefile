@@ -17,10 +17,12 @@ build:
 # test packages start, so that packages running in parallel share them.
 test: lint cluster-build
 	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) run ./cmd/plate test plans/
 
 # The fast tier: no cluster, seconds.
 test-short:
 	$(GO) test -short ./...
+	$(GO) run ./cmd/plate test plans/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

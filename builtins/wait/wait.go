@@ -280,7 +280,11 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		return result(nil, true, nil)
 	}
 	if !c.Engine.Writes() {
-		return planWait(c, targets, what, opts)
+		v, err := planWait(c, targets, what, opts)
+		if sc := c.Engine.Script(); sc != nil && err == nil {
+			return v, scriptedWait(c, sc, described, opts)
+		}
+		return v, err
 	}
 	cl, err := client(c)
 	if err != nil {
@@ -384,6 +388,34 @@ func (p plannedWait) Text() string {
 
 // planWait describes, without contacting the cluster, what a wait would
 // wait for.
+// scriptedWait applies a scripted cluster's readiness outcomes (plate test)
+// to a planned wait: a key of script.Ready names a release of the targets,
+// or one of the planned objects ("Kind/name" or "Kind/namespace/name").
+func scriptedWait(c *builtins.Call, sc *engine.Script, described []string, opts kwait.Options) error {
+	p, _ := c.Report.Detail.(plannedWait)
+	for _, o := range p.Objects {
+		keys := []string{o.ID}
+		if parts := strings.Split(o.ID, "/"); len(parts) == 3 {
+			keys = append(keys, parts[0]+"/"+parts[2])
+		}
+		for _, d := range described {
+			if name, ok := strings.CutPrefix(d, "release "); ok {
+				name, _, _ = strings.Cut(name, " ")
+				keys = append(keys, name)
+			}
+		}
+		switch st, why := sc.Outcome(keys...); st {
+		case "failed":
+			c.Report.Summary = fmt.Sprintf("%s failed: %s (scripted)", o.ID, why)
+			return exit.Errorf(exit.PlanFailed, "wait_ready: %s is not ready: %s (scripted)", o.ID, why)
+		case "timeout":
+			c.Report.Summary = fmt.Sprintf("timed out after %s waiting for %s (scripted)", p.Timeout, o.ID)
+			return exit.Errorf(exit.Timeout, "wait_ready: timed out after %s; not ready: %s (scripted)", p.Timeout, o.ID)
+		}
+	}
+	return nil
+}
+
 func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.Options) (starlark.Value, error) {
 	p := plannedWait{Timeout: trace.FormatDuration(opts.Timeout), LoadBalancerTimeout: trace.FormatDuration(opts.LoadBalancerTimeout)}
 	var objs []any
@@ -459,6 +491,11 @@ func healthCheck(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple)
 	if !c.Engine.Writes() {
 		c.Report.Summary = fmt.Sprintf("would check that the cluster answers and every pod in %s is ready", strings.Join(namespaces, ", "))
 		c.Report.Phase = trace.Planned
+		if sc := c.Engine.Script(); sc != nil {
+			if st, why, _ := strings.Cut(sc.Health, ":"); st == "failed" {
+				return nil, exit.Errorf(exit.PlanFailed, "health_check: %s (scripted)", strings.TrimSpace(why))
+			}
+		}
 		return toStarlark(kwait.HealthReport{Namespaces: namespaces})
 	}
 	cl, err := client(c)
