@@ -68,10 +68,10 @@ var fakeReleaseFn = starlark.NewBuiltin("fake_release", func(th *starlark.Thread
 type mode int
 
 const (
-	dryRun  mode = iota // plate run --dry-run
-	realRun             // plate run: preflight, then the run
-	offline             // plate run --dry-run --offline
-	liveOnly            // the run pass alone (benchmarks)
+	dryRun   mode = iota // plate run --dry-run
+	realRun              // plate run: preflight, then the run
+	offline              // plate run --dry-run --offline
+	liveOnly             // the run pass alone (benchmarks)
 )
 
 // outcome is what running a plan produced.
