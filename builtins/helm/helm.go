@@ -525,7 +525,17 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 		}
 		c.Report.Summary = fmt.Sprintf("release %s in %s: rev %d %s (scripted)", name, namespace, r.Revision, r.Status)
 		rel := ih.Release{Name: r.Name, Namespace: namespace, Revision: r.Revision, Status: r.Status, Chart: r.Chart, ChartVersion: r.ChartVersion, AppVersion: r.AppVersion}
-		return NewReleaseValue(rel, []ih.Revision{{Revision: r.Revision, Status: r.Status, Chart: r.Chart, ChartVersion: r.ChartVersion, AppVersion: r.AppVersion}}, false, stepID(c), c.Engine), nil
+		// A scripted release at revision N has N revisions, the earlier
+		// ones superseded.
+		var hist []ih.Revision
+		for i := 1; i <= r.Revision; i++ {
+			st := "superseded"
+			if i == r.Revision {
+				st = r.Status
+			}
+			hist = append(hist, ih.Revision{Revision: i, Status: st, Chart: r.Chart, ChartVersion: r.ChartVersion, AppVersion: r.AppVersion})
+		}
+		return NewReleaseValue(rel, hist, false, stepID(c), c.Engine), nil
 	}
 	if c.Engine.Offline() {
 		// Like kube_get: an offline dry run reads no cluster and takes

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -259,5 +260,83 @@ func TestMain_plansAreChecked(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("want the 4 platform plans, found %d", n)
+	}
+}
+
+// Production on the local control plane (through a context named like
+// production): deploy, upgrade with changed values (backed up first), then
+// roll back to the last good revisions.
+func TestProductionDeployUpgradeRollback(t *testing.T) {
+	p := newPlatformCluster(t)
+	ctx := context.Background()
+	cs := p.c.Clientset()
+	// Production's Secrets exist before the plan runs (nobody creates
+	// placeholders there).
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plate-prod"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, keys := range map[string][]string{"plate-api-secrets": {"database-url", "session-key"}, "plate-llm-provider": {"api-key"}, "plate-web-secrets": {"analytics-token"}} {
+		data := map[string]string{}
+		for _, k := range keys {
+			data[k] = "prod-" + k
+		}
+		if _, err := cs.CoreV1().Secrets("plate-prod").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: data}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backups := t.TempDir()
+	deploy := func(version string) result {
+		return p.run(t, p.prodKubeconfig, "deploy_prod.star", "--yes", "-p", "version="+version, "-p", "backup_dir="+backups)
+	}
+	r := deploy("1.0.0")
+	if r.code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if got := p.releases(t, "plate-prod"); got["plate-api"] != "1" || got["plate-web"] != "1" {
+		t.Fatalf("after the first deploy: %v", got)
+	}
+	apiImage := func() string {
+		d, err := cs.AppsV1().Deployments("plate-prod").Get(ctx, "plate-api", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if strings.Contains(c.Image, "1.0.") {
+				return c.Image
+			}
+		}
+		return ""
+	}
+	if img := apiImage(); !strings.HasSuffix(img, ":1.0.0") {
+		t.Fatalf("plate-api backend image %q, want tag 1.0.0", img)
+	}
+
+	r = deploy("1.0.1")
+	if r.code != 0 {
+		t.Fatalf("upgrade: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if got := p.releases(t, "plate-prod"); got["plate-api"] != "2" {
+		t.Fatalf("after the upgrade: %v", got)
+	}
+	if !strings.Contains(r.out, "upgrade rev 1→2") || !strings.Contains(r.out, "backup") {
+		t.Errorf("upgrade trace lacks the upgrade or the backup:\n%s", r.out)
+	}
+	entries, _ := os.ReadDir(backups)
+	if len(entries) != 1 {
+		t.Errorf("want one backup of the upgrade run in %s, found %d", backups, len(entries))
+	}
+	if img := apiImage(); !strings.HasSuffix(img, ":1.0.1") {
+		t.Fatalf("after the upgrade plate-api runs %q", img)
+	}
+
+	r = p.run(t, p.prodKubeconfig, "deploy_prod.star", "--yes", "-p", "action=rollback")
+	if r.code != 0 {
+		t.Fatalf("rollback: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if got := p.releases(t, "plate-prod"); got["plate-api"] != "3" {
+		t.Errorf("after the rollback (a new revision): %v", got)
+	}
+	if img := apiImage(); !strings.HasSuffix(img, ":1.0.0") {
+		t.Errorf("after the rollback plate-api runs %q, want the 1.0.0 of the last good revision", img)
 	}
 }
