@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/plate-dev/plate/internal/helmcli"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	"github.com/plate-dev/plate/internal/localcluster"
 	"github.com/plate-dev/plate/internal/trace"
@@ -254,7 +254,7 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func copyDir(b *testing.B, src, dst string) {
+func copyDir(b testing.TB, src, dst string) {
 	b.Helper()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -276,49 +276,13 @@ func copyDir(b *testing.B, src, dst string) {
 }
 
 // helmBinary returns a helm CLI built from the Helm module version plate
-// uses: $PLATE_BENCH_HELM, or a build cached under the user cache directory
-// (made once, through the Go module proxy, in a throwaway module).
+// uses (internal/helmcli: $PLATE_BENCH_HELM, or a build cached in plate's
+// Helm cache, made once through the Go module proxy in a throwaway module).
 func helmBinary(b *testing.B) string {
 	b.Helper()
-	if p := os.Getenv("PLATE_BENCH_HELM"); p != "" {
-		return p
-	}
-	version := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "helm.sh/helm/v3" {
-				version = d.Version
-			}
-		}
-	}
-	if version == "" {
-		b.Skip("cannot tell the Helm module version; set PLATE_BENCH_HELM")
-	}
-	cache, err := os.UserCacheDir()
+	bin, err := helmcli.Binary(context.Background(), nil)
 	if err != nil {
 		b.Fatal(err)
-	}
-	bin := filepath.Join(cache, "plate", "bench", "helm-"+version, "helm")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	dir := b.TempDir()
-	mod := fmt.Sprintf("module helmbench\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 %s\n", version)
-	tools := "//go:build tools\n\npackage tools\n\nimport _ \"helm.sh/helm/v3/cmd/helm\"\n"
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tools.go"), []byte(tools), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("building helm %s into %s", version, bin)
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-o", bin, "helm.sh/helm/v3/cmd/helm"}} {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("go %v: %v\n%s", args, err, out)
-		}
 	}
 	return bin
 }

@@ -2,6 +2,7 @@ package wait_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,10 +74,10 @@ kube_apply([
 ])
 rel = fake_release("web", [("apps/v1", "Deployment", "", "web"), ("v1", "Service", "", "db")])
 r = wait_ready(rel, "statefulset/db", "ds/agent", "job/migrate", "pvc/data", "pvc/cache", "svc/edge", timeout = "60s")
-got = {o["id"]: (o["state"], o["reason"]) for o in r["objects"]}
+got = {o["id"]: (o["state"], o["reason"]) for o in r.objects}
 ns = %[1]q
-assert.eq(len(r["objects"]), 8)
-if not r["dry_run"]:
+assert.eq(len(r.objects), 8)
+if not r.dry_run:
     assert.eq(got["Deployment/" + ns + "/web"], ("Ready", ""))
     assert.eq(got["StatefulSet/" + ns + "/db"], ("Ready", ""))
     assert.eq(got["DaemonSet/" + ns + "/agent"], ("Ready", ""))
@@ -87,8 +88,8 @@ if not r["dry_run"]:
 
 # The selector finds the Deployment through its pods.
 s = wait_ready(selector = "app=web", timeout = "30s")
-if not s["dry_run"]:
-    assert.eq([o["id"] for o in s["objects"]], ["Deployment/" + ns + "/web"])
+if not s.dry_run:
+    assert.eq([o["id"] for o in s.objects], ["Deployment/" + ns + "/web"])
 
 kube_apply({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": "widgets.%[2]s"},
@@ -97,7 +98,7 @@ kube_apply({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefi
                      "versions": [{"name": "v1", "served": True, "storage": True,
                                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
 c = wait_ready("crd/widgets.%[2]s", timeout = "30s")
-assert.eq(c["objects"][0]["state"], "Planned" if c["dry_run"] else "Ready")
+assert.eq(c.objects[0]["state"], "Planned" if c.dry_run else "Ready")
 `, ns, group), realRun, kc, ns)
 	if o.err != nil {
 		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
@@ -124,8 +125,8 @@ def sized(obj):
 
 kube_apply({"apiVersion": "%[1]s/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}})
 r = wait_ready("widgets.%[1]s/w", rules = [ready_rule(kind = "Widget", group = %[1]q, func = sized)], timeout = "20s")
-if not r["dry_run"]:
-    assert.eq(r["objects"][0]["message"], "size 3")
+if not r.dry_run:
+    assert.eq(r.objects[0]["message"], "size 3")
 `, group), realRun, kc, ns)
 	if o.err != nil {
 		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
@@ -230,7 +231,7 @@ func TestHealthCheck(t *testing.T) {
 	kc, ns := cluster(t)
 	o := runPlan(t, manifests+`
 kube_apply([deployment("web"), job("once")])
-live = not wait_ready("deployment/web", "job/once", timeout = "30s")["dry_run"]
+live = not wait_ready("deployment/web", "job/once", timeout = "30s").dry_run
 h = health_check()
 if live:
     assert.eq(h["pods"], h["ready"])
@@ -250,7 +251,7 @@ func TestStatusBuiltin(t *testing.T) {
 	kc, ns := cluster(t)
 	o := runPlan(t, manifests+`
 kube_apply([deployment("web"), service("web", type = "LoadBalancer")])
-live = not wait_ready("deployment/web", "svc/web", timeout = "30s")["dry_run"]
+live = not wait_ready("deployment/web", "svc/web", timeout = "30s").dry_run
 s = status()
 if live:
     assert.eq(len(s["pods"]), 1)
@@ -263,5 +264,27 @@ else:
 `, realRun, kc, ns)
 	if o.err != nil {
 		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
+	}
+}
+
+// A release value from helm_install stands for every object of its
+// manifest; with needs= the wait runs as a concurrent step.
+func TestReleaseValue(t *testing.T) {
+	kc, ns := cluster(t)
+	root := t.TempDir()
+	copyDir(t, "../../testdata/charts/web", filepath.Join(root, "web"))
+	o := runPlan(t, fmt.Sprintf(`
+r = helm_install("web", %q, namespace = %q)
+w = wait_ready(r, timeout = "60s", needs = [r])
+kinds = sorted([o["kind"] for o in w.objects])
+assert.eq(kinds, ["ConfigMap", "Deployment", "Secret", "Service"])
+assert.eq([o["state"] for o in w.objects], ["Planned" if w.dry_run else "Ready"] * 4)
+`, filepath.Join(root, "web"), ns), realRun, kc, ns)
+	if o.err != nil {
+		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
+	}
+	evs := o.closing("wait_ready", trace.Run)
+	if len(evs) != 1 || !strings.HasPrefix(evs[0].Summary, "4 ready in") || len(evs[0].Needs) != 1 {
+		t.Errorf("run: %q (needs %v)", summaries(evs), evs)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plate-dev/plate/builtins"
@@ -108,7 +109,7 @@ message and the last Events.
 
 ` + graceDoc + `
 
-Returns a dict: ` + "`elapsed`" + ` (seconds), ` + "`objects`" + ` (a list of dicts with
+Returns a struct: ` + "`elapsed`" + ` (seconds), ` + "`objects`" + ` (a list of dicts with
 ` + "`id`, `kind`, `namespace`, `name`, `state`, `reason`, `message`, `elapsed`" + `) and
 ` + "`dry_run`" + `; in a dry run each state is "Planned" and the message is the rule.
 A detected failure stops the plan with exit code 1.
@@ -477,7 +478,17 @@ func result(r *kwait.Report, dryRun bool, planned []any) (starlark.Value, error)
 	if objs == nil {
 		objs = []any{}
 	}
-	return builtins.FromGo(map[string]any{"elapsed": elapsed, "objects": objs, "dry_run": dryRun})
+	list, err := builtins.FromGo(objs)
+	if err != nil {
+		return nil, err
+	}
+	// A struct, not a dict: with needs= the call returns a future, which
+	// gives access to attributes.
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"elapsed": starlark.Float(elapsed),
+		"objects": list,
+		"dry_run": starlark.Bool(dryRun),
+	}), nil
 }
 
 func healthCheck(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
