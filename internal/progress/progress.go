@@ -32,6 +32,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/term"
+
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -116,6 +118,23 @@ func UseLive(tty bool) bool {
 		return false
 	}
 	return true
+}
+
+// ForOutput returns the sink a command puts in front of its text renderer:
+// live on a terminal (see UseLive), with lines cut to the terminal's width
+// when w is one; plain change lines otherwise. Close it when the pass ends.
+func ForOutput(w io.Writer, inner trace.Sink, tty bool) *Sink {
+	opts := Options{Live: UseLive(tty)}
+	if f, ok := w.(*os.File); ok && opts.Live {
+		fd := int(f.Fd())
+		opts.Width = func() int {
+			if cols, _, err := term.GetSize(fd); err == nil {
+				return cols
+			}
+			return 0
+		}
+	}
+	return NewSink(w, inner, opts)
 }
 
 // Options configure a Sink.

@@ -83,3 +83,16 @@ func TestBoardText(t *testing.T) {
 		t.Errorf("Text() = %q; want %q", got, want)
 	}
 }
+
+func TestForOutputWithoutTerminal(t *testing.T) {
+	var out bytes.Buffer
+	s := ForOutput(&out, nil, false)
+	defer s.Close()
+	if s.opts.Live {
+		t.Error("live view without a terminal")
+	}
+	t.Setenv("CI", "true")
+	if UseLive(true) {
+		t.Error("live view with CI=true")
+	}
+}
