@@ -17,7 +17,7 @@ import (
 
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/engine"
-	ih "github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/helmcli"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -158,66 +158,20 @@ func benchCharts(b *testing.B, root string) []string {
 }
 
 // helmCLI returns the helm CLI built from the helm module version this
-// binary is linked with. It is built once into plate's Helm cache from a
-// generated throwaway module that requires the same module versions as
-// plate's go.mod, so plate's own go.mod and go.sum never gain the CLI's
-// dependencies. $PLATE_BENCH_HELM names a prebuilt binary instead.
+// binary is linked with (internal/helmcli: built once into plate's Helm
+// cache; $PLATE_BENCH_HELM names a prebuilt binary instead).
 func helmCLI(b *testing.B) string {
 	b.Helper()
-	if p := os.Getenv("PLATE_BENCH_HELM"); p != "" {
-		return p
-	}
-	version := helmVersion(b)
-	cache, err := ih.DefaultCacheDir()
+	bin, err := helmcli.Binary(context.Background(), testLog{b})
 	if err != nil {
-		b.Fatal(err)
-	}
-	bin := filepath.Join(cache, "bin", fmt.Sprintf("helm-%s-%s", version, runtime.Version()))
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	mainMod, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum, _ := os.ReadFile("../../go.sum")
-	dir := b.TempDir()
-	mod := strings.Replace(string(mainMod), "module github.com/plate-dev/plate", "module plate.local/helmcli", 1)
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	tmp := bin + ".tmp"
-	b.Logf("building helm %s into %s (once)", version, bin)
-	cmd := exec.Command("go", "build", "-mod=mod", "-trimpath", "-o", tmp, "helm.sh/helm/v3/cmd/helm")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building helm: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
 		b.Fatal(err)
 	}
 	return bin
 }
 
-// helmVersion is the helm module version plate's go.mod requires.
-func helmVersion(b *testing.B) string {
-	data, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "helm.sh/helm/v3" {
-			return f[1]
-		}
-	}
-	b.Fatal("go.mod does not require helm.sh/helm/v3")
-	return ""
+type testLog struct{ b *testing.B }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.b.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
