@@ -387,8 +387,6 @@ func (p plannedWait) Text() string {
 	return b.String()
 }
 
-// planWait describes, without contacting the cluster, what a wait would
-// wait for.
 // scriptedWait applies a scripted cluster's readiness outcomes (plate test)
 // to a planned wait: a key of script.Ready names a release of the targets,
 // or one of the planned objects ("Kind/name" or "Kind/namespace/name").
@@ -417,6 +415,8 @@ func scriptedWait(c *builtins.Call, sc *engine.Script, described []string, opts 
 	return nil
 }
 
+// planWait describes, without contacting the cluster, what a wait would
+// wait for.
 func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.Options) (starlark.Value, error) {
 	p := plannedWait{Timeout: trace.FormatDuration(opts.Timeout), LoadBalancerTimeout: trace.FormatDuration(opts.LoadBalancerTimeout)}
 	var objs []any
