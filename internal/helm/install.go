@@ -153,8 +153,21 @@ func plural(n int, word string) string {
 // history); otherwise it upgrades. An upgrade that changes neither the
 // manifest, the hooks, the values nor the chart is skipped: no new
 // revision. In a dry pass it renders against the live API and diffs with
-// the deployed release instead; offline it renders client-only.
+// the deployed release instead; offline it renders client-only. Secret
+// values never reach its diff, its error or the description Helm stores
+// with a failed revision (see secrets.go).
 func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
+	res, err := c.installOrUpgrade(ctx, req)
+	if err != nil {
+		vals, _ := req.Values.Merge()
+		secrets := installSecrets(req, vals)
+		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		return nil, scrubError(err, secrets)
+	}
+	return res, nil
+}
+
+func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*InstallResult, error) {
 	if err := validName(req.Release); err != nil {
 		return nil, err
 	}
@@ -243,7 +256,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	} else if last != nil {
 		res.Replaces = last.Version
 	}
-	res.Diff = diffObjects(live, next, req.Values.Secrets)
+	res.Diff = diffObjects(live, next, append(installSecrets(req, vals), configSecrets(current)...))
 	planned := c.summarize(rendered, kc.Mapper)
 	planned.Objects = refs(next)
 	planned.Status = StatusDeployed

@@ -67,7 +67,7 @@ func revisionOf(r *release.Release) Revision {
 	rv := Revision{Revision: r.Version}
 	if r.Info != nil {
 		rv.Status = string(r.Info.Status)
-		rv.Description = r.Info.Description
+		rv.Description = scrubDescription(r)
 		rv.Updated = r.Info.LastDeployed.Time
 	}
 	if r.Chart != nil && r.Chart.Metadata != nil {

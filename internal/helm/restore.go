@@ -191,7 +191,8 @@ func (c *Client) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 		live, _ = parseManifest(cur.Manifest, scope, req.Namespace)
 	}
 	next, _ := parseManifest(target.Manifest, scope, req.Namespace)
-	res.Diff = diffObjects(live, next, append(req.Secrets, valueSecrets(target.Config)...))
+	secrets := append(append(append([]string(nil), req.Secrets...), configSecrets(target)...), configSecrets(cur)...)
+	res.Diff = diffObjects(live, next, secrets)
 
 	latest := 0
 	if cur != nil {
@@ -219,7 +220,7 @@ func (c *Client) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 			return nil, c.clusterErr(kc, fmt.Errorf("%s: creating the namespace: %w", what, err))
 		}
 	}
-	secrets := kc.Clientset.CoreV1().Secrets(req.Namespace)
+	storage := kc.Clientset.CoreV1().Secrets(req.Namespace)
 	for _, v := range res.Written {
 		s := bySecret[v]
 		out := &corev1.Secret{
@@ -228,7 +229,7 @@ func (c *Client) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 			Data:       s.Data,
 			Immutable:  s.Immutable,
 		}
-		if _, err := secrets.Create(ctx, out, metav1.CreateOptions{}); err != nil {
+		if _, err := storage.Create(ctx, out, metav1.CreateOptions{}); err != nil {
 			return nil, c.clusterErr(kc, fmt.Errorf("%s: writing back %s: %w", what, s.Name, err))
 		}
 	}
@@ -248,7 +249,8 @@ func (c *Client) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 	rb.Timeout = req.Timeout
 	rb.MaxHistory = MaxHistory
 	if err := runWithContext(ctx, req.Timeout, func() error { return rb.Run(req.Release) }); err != nil {
-		return nil, c.runErr(kc, what+fmt.Sprintf(" (rollback to rev %d)", res.Restores), req.Timeout, err)
+		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		return nil, scrubError(c.runErr(kc, what+fmt.Sprintf(" (rollback to rev %d)", res.Restores), req.Timeout, err), secrets)
 	}
 	after, err := cfg.Releases.Last(req.Release)
 	if err != nil {

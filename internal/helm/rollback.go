@@ -100,11 +100,12 @@ func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackRe
 		live = nil
 	}
 	next, _ := parseManifest(target.Manifest, scope, req.Namespace)
+	secrets := append(append(append([]string(nil), req.Secrets...), configSecrets(cur)...), configSecrets(target)...)
 	res := &RollbackResult{
 		Planned:      !c.Writes(),
 		FromRevision: cur.Version,
 		Restores:     n,
-		Diff:         diffObjects(live, next, req.Secrets),
+		Diff:         diffObjects(live, next, secrets),
 	}
 	if !c.Writes() {
 		res.Release = c.summarize(target, kc.Mapper)
@@ -120,7 +121,8 @@ func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackRe
 	rb.MaxHistory = MaxHistory
 	what := fmt.Sprintf("rollback of %s in namespace %s to rev %d", req.Release, req.Namespace, n)
 	if err := runWithContext(ctx, req.Timeout, func() error { return rb.Run(req.Release) }); err != nil {
-		return nil, c.runErr(kc, what, req.Timeout, err)
+		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		return nil, scrubError(c.runErr(kc, what, req.Timeout, err), secrets)
 	}
 	after, err := cfg.Releases.Last(req.Release)
 	if err != nil {
