@@ -16,6 +16,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/lock"
+	"github.com/plate-dev/plate/internal/progress"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -186,7 +187,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	kubeSettings := kube.Settings{Kubeconfig: opts.Kubeconfig, Context: opts.Context, Namespace: opts.Namespace}
 	var preflight *engine.Engine
 	pass := func(ps trace.Pass) error {
-		rec := out.recorder(f)
+		rec, endOutput := out.recorder(f)
 		eng := engine.New(engine.Options{
 			Pass:        ps,
 			Recorder:    rec,
@@ -204,6 +205,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			Params:      p.params,
 			MaxSteps:    opts.MaxSteps,
 		})
+		endOutput()
 		out.footer(ps, rec.Events(), err)
 		if ps == trace.Run && exit.Code(err) == exit.Interrupted {
 			interruptReport(f.IO.ErrOut, rec.Events(), defaultNamespace(kubeSettings))
@@ -293,17 +295,19 @@ func newOutput(f *Factory, g *GlobalOptions) *output {
 	}
 }
 
-func (o *output) recorder(f *Factory) *trace.Recorder {
-	var sink trace.Sink
+// recorder returns the recorder of one pass and a function that ends its
+// output (the live progress view) when the pass is over.
+func (o *output) recorder(f *Factory) (*trace.Recorder, func()) {
 	if o.graph {
-		return trace.NewRecorder(f.Now, trace.SinkFunc(func(e trace.Event) { o.events = append(o.events, e) }))
+		return trace.NewRecorder(f.Now, trace.SinkFunc(func(e trace.Event) { o.events = append(o.events, e) })), func() {}
 	}
 	if o.json {
-		sink = trace.NewJSON(o.w)
-	} else {
-		sink = trace.NewText(o.w, o.text)
+		return trace.NewRecorder(f.Now, trace.NewJSON(o.w)), func() {}
 	}
-	return trace.NewRecorder(f.Now, sink)
+	// Waits report progress: a live view on a terminal, change lines
+	// elsewhere (internal/progress).
+	ps := progress.ForOutput(o.w, trace.NewText(o.w, o.text), f.IO.IsStdoutTTY())
+	return trace.NewRecorder(f.Now, ps), func() { ps.Close() }
 }
 
 func (o *output) header(s string) {
