@@ -1,10 +1,36 @@
 package kube
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 )
+
+// deleteBodyIsDryRun reads a DELETE's DeleteOptions body (and puts it
+// back) and reports whether it asks for a server-side dry run.
+func deleteBodyIsDryRun(req *http.Request) bool {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	var opts struct {
+		DryRun []string `json:"dryRun"`
+	}
+	if json.Unmarshal(body, &opts) != nil {
+		return false
+	}
+	for _, v := range opts.DryRun {
+		if v == "All" {
+			return true
+		}
+	}
+	return false
+}
 
 // ErrWrite is returned by a read-only transport for a request that would
 // change the cluster.
@@ -51,6 +77,10 @@ func allowedInDryRun(req *http.Request) bool {
 		if v == "All" {
 			return true
 		}
+	}
+	// client-go sends a DELETE's options, dryRun among them, in the body.
+	if req.Method == http.MethodDelete && req.Body != nil && deleteBodyIsDryRun(req) {
+		return true
 	}
 	if req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, "/apis/authorization.k8s.io/") {
 		return true

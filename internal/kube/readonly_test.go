@@ -20,22 +20,29 @@ func TestReadOnlyTransport(t *testing.T) {
 	tests := []struct {
 		method, path string
 		allowed      bool
+		body         string
 	}{
-		{"GET", "/api/v1/namespaces", true},
-		{"HEAD", "/api/v1/namespaces", true},
-		{"POST", "/api/v1/namespaces", false},
-		{"PUT", "/api/v1/namespaces/x", false},
-		{"PATCH", "/api/v1/namespaces/x", false},
-		{"DELETE", "/api/v1/namespaces/x", false},
-		{"PATCH", "/api/v1/namespaces/x?fieldManager=plate&dryRun=All", true},
-		{"POST", "/api/v1/namespaces?dryRun=All", true},
-		{"DELETE", "/api/v1/namespaces/x?dryRun=All", true},
-		{"POST", "/api/v1/namespaces?dryRun=true", false},
-		{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true},
+		{"DELETE", "/api/v1/namespaces/x", true, `{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`},
+		{"DELETE", "/api/v1/namespaces/x", false, `{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}`},
+		{"GET", "/api/v1/namespaces", true, ""},
+		{"HEAD", "/api/v1/namespaces", true, ""},
+		{"POST", "/api/v1/namespaces", false, ""},
+		{"PUT", "/api/v1/namespaces/x", false, ""},
+		{"PATCH", "/api/v1/namespaces/x", false, ""},
+		{"DELETE", "/api/v1/namespaces/x", false, ""},
+		{"PATCH", "/api/v1/namespaces/x?fieldManager=plate&dryRun=All", true, ""},
+		{"POST", "/api/v1/namespaces?dryRun=All", true, ""},
+		{"DELETE", "/api/v1/namespaces/x?dryRun=All", true, ""},
+		{"POST", "/api/v1/namespaces?dryRun=true", false, ""},
+		{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true, ""},
 	}
 	for _, tt := range tests {
 		before := reached.Load()
-		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader("{}"))
+		body := tt.body
+		if body == "" {
+			body = "{}"
+		}
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(body))
 		resp, err := client.Do(req)
 		if resp != nil {
 			resp.Body.Close()
