@@ -69,8 +69,8 @@ kube-system UID), the time and the plan position of each call.
 
 Returns a struct: ` + "`id`" + `, ` + "`path`" + `, ` + "`releases`" + ` (dicts with ` + "`name`" + `, ` + "`namespace`" + `,
 ` + "`revision`" + `, ` + "`restore_revision`" + `), ` + "`skipped`" + ` (names with nothing to back up),
-` + "`size`" + ` (bytes), ` + "`volumes`" + ` (claims whose data is not copied) and ` + "`planned`" + `.
-Restore with ` + "`plate backup restore ID`" + `.`,
+` + "`size`" + ` (bytes), ` + "`volumes`" + ` (claims whose data is not copied), ` + "`planned`" + ` and
+` + "`restore`" + `, the command that restores it (` + "`plate backup restore ID`" + `, with ` + "`--dir`" + ` when needed).`,
 		Fn: backupFn,
 	}}
 }
@@ -248,7 +248,7 @@ func backupFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 		st.planned[dir] = map[string]string{}
 	}
 	planned := !c.Engine.Writes()
-	det := &Detail{ID: w.ID(), Path: display, Planned: planned, VolumeData: backup.VolumeData}
+	det := &Detail{ID: w.ID(), Path: display, Planned: planned, VolumeData: backup.VolumeData, Restore: restoreCommand(root, dir, w.ID())}
 	var parts []*backup.Part
 	for _, t := range targets {
 		key := t.namespace + "/" + t.name
@@ -299,6 +299,17 @@ func fail(err error) error {
 	return exit.Wrap(exit.PlanFailed, fmt.Errorf("backup: %w", err))
 }
 
+// restoreCommand is the command line that restores backup id of the
+// backups directory dir: --dir is added when dir is not where the command
+// looks by default.
+func restoreCommand(root, dir, id string) string {
+	cmd := "plate backup restore " + id
+	if dir != backup.DefaultDir(root) {
+		cmd += " --dir " + displayPath(root, dir)
+	}
+	return cmd
+}
+
 // displayPath names p relative to the project root when it is inside it.
 func displayPath(root, p string) string {
 	if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
@@ -318,6 +329,8 @@ type Detail struct {
 	Already    []string        `json:"already,omitempty"`
 	Size       backup.Size     `json:"size"`
 	VolumeData string          `json:"volume_data"`
+	// Restore is the command that restores the backup.
+	Restore string `json:"restore"`
 }
 
 // ReleaseDetail is what is saved of one release.
@@ -429,7 +442,7 @@ func (d *Detail) Text() string {
 	if d.Planned {
 		fmt.Fprintf(&b, "nothing written (dry pass); the run writes %s/ owner-only\n", d.Path)
 	} else if len(d.Releases) > 0 {
-		fmt.Fprintf(&b, "restore with: plate backup restore %s\n", d.ID)
+		fmt.Fprintf(&b, "restore with: %s\n", d.Restore)
 	}
 	return b.String()
 }
@@ -443,6 +456,10 @@ func plural(n int, word string) string {
 
 // result is the value backup() returns.
 func result(w *backup.Writer, display string, parts []*backup.Part, d *Detail, planned bool) starlark.Value {
+	restore := ""
+	if d != nil {
+		restore = d.Restore
+	}
 	var rels, vols []starlark.Value
 	for _, p := range parts {
 		r := p.Release
@@ -475,6 +492,7 @@ func result(w *backup.Writer, display string, parts []*backup.Part, d *Detail, p
 		"size":     starlark.MakeInt64(size),
 		"volumes":  list(vols),
 		"planned":  starlark.Bool(planned),
+		"restore":  starlark.String(restore),
 	})
 }
 

@@ -249,6 +249,16 @@ func TestBackupOnCluster(t *testing.T) {
 	p := newProject(t, map[string]string{
 		"plan.star":          webPlan,
 		"secret-values.yaml": "password: CANARY-values-password\n",
+		"dest.star": `
+ns = param("ns", "default")
+b = backup("shop", namespace = ns, dest = "//elsewhere")
+assert.eq(b.path, "elsewhere/" + b.id)
+assert.eq(b.restore, "plate backup restore " + b.id + " --dir elsewhere")
+assert.eq([r["name"] for r in b.releases], ["shop"])
+assert.eq(b.releases[0]["restore_revision"], 1)
+assert.eq(b.volumes, [])
+assert.true(b.size > 1000)
+`,
 		"later.star": `
 ns = param("ns", "default")
 backup("shop", namespace = ns)
@@ -300,6 +310,13 @@ backup("shop", "absent", namespace = ns)
 	list, err = backup.List(first)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("backups: %+v %v", list, err)
+	}
+	// dest= puts the backup elsewhere.
+	if r := p.run("dest.star", realRun, kcfg, params); r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.text)
+	}
+	if l, err := backup.List(filepath.Join(p.root, "elsewhere")); err != nil || len(l) != 1 {
+		t.Errorf("backups in elsewhere/: %+v %v", l, err)
 	}
 	var id string
 	for _, e := range list {
