@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/plate-dev/plate/internal/exit"
@@ -276,4 +277,30 @@ func kubeSystemUID(t *testing.T, e *e2e) string {
 		t.Fatal(err)
 	}
 	return string(ns.UID)
+}
+
+// kube_delete in a dry run asks the API server for a dry-run delete (its
+// options travel in the request body) and deletes nothing; the run deletes.
+func TestE2EDeleteDryRunThenRun(t *testing.T) {
+	e := newE2E(t)
+	cs := e.c.Clientset()
+	ctx := context.Background()
+	if _, err := cs.CoreV1().ConfigMaps(e.ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "doomed"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plan := e.plan(t, "ns = param(\"ns\", \"default\")\nkube_delete(\"configmap\", \"doomed\", namespace = ns)\n")
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code != 0 || !strings.Contains(r.out, "ConfigMap/doomed would be deleted") || len(muts) != 0 {
+		t.Fatalf("dry run: exit %d, %d mutations\n%s%s", r.code, len(muts), r.out, r.errOut)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(e.ns).Get(ctx, "doomed", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the dry run deleted the object: %v", err)
+	}
+	r = runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	if r.code != 0 || !strings.Contains(r.out, "ConfigMap/doomed deleted") {
+		t.Fatalf("run: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
 }

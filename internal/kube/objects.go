@@ -190,15 +190,28 @@ func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace
 	return obj, err
 }
 
-// Delete deletes one object (a server-side dry run on a read-only client).
-// It reports Absent when the object did not exist.
+// Delete deletes one object. It reports Absent when the object did not
+// exist. On a read-only client nothing is sent but a read: a server-side
+// dry-run delete checks little more than existence, and an audit log at
+// Metadata level could not tell it from a real one (its dryRun option
+// travels in the request body).
 func (c *Client) Delete(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (Action, error) {
 	ri, _, err := c.Resource(gvk, namespace)
 	if err != nil {
 		return "", err
 	}
+	if c.ReadOnly {
+		_, err := ri.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return Absent, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return Deleted, nil
+	}
 	policy := metav1.DeletePropagationForeground
-	err = ri.Delete(ctx, name, metav1.DeleteOptions{DryRun: c.dryRun(), PropagationPolicy: &policy})
+	err = ri.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
 	if apierrors.IsNotFound(err) {
 		return Absent, nil
 	}
