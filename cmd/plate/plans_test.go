@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -113,9 +114,32 @@ func (p *platformCluster) releases(t *testing.T, ns string) map[string]string {
 	return out
 }
 
+// ensureProductionSecrets creates the production namespace and the Secrets
+// its apps read, as production has them before any plan runs (nobody creates
+// placeholders there).
+func (p *platformCluster) ensureProductionSecrets(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	cs := p.c.Clientset()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plate-prod"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for name, keys := range map[string][]string{"plate-api-secrets": {"database-url", "session-key"}, "plate-llm-provider": {"api-key"}, "plate-web-secrets": {"analytics-token"}} {
+		data := map[string]string{}
+		for _, k := range keys {
+			data[k] = "prod-" + k
+		}
+		_, err := cs.CoreV1().Secrets("plate-prod").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: data}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Each plan's online dry run reads the cluster but makes no mutating request.
 func TestPlansOnlineDryRunWritesNothing(t *testing.T) {
 	p := newPlatformCluster(t)
+	p.ensureProductionSecrets(t)
 	for _, tc := range []struct {
 		kubeconfig string
 		args       []string
@@ -270,20 +294,7 @@ func TestProductionDeployUpgradeRollback(t *testing.T) {
 	p := newPlatformCluster(t)
 	ctx := context.Background()
 	cs := p.c.Clientset()
-	// Production's Secrets exist before the plan runs (nobody creates
-	// placeholders there).
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plate-prod"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for name, keys := range map[string][]string{"plate-api-secrets": {"database-url", "session-key"}, "plate-llm-provider": {"api-key"}, "plate-web-secrets": {"analytics-token"}} {
-		data := map[string]string{}
-		for _, k := range keys {
-			data[k] = "prod-" + k
-		}
-		if _, err := cs.CoreV1().Secrets("plate-prod").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: data}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p.ensureProductionSecrets(t)
 	backups := t.TempDir()
 	deploy := func(version string) result {
 		return p.run(t, p.prodKubeconfig, "deploy_prod.star", "--yes", "-p", "version="+version, "-p", "backup_dir="+backups)
