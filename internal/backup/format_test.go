@@ -3,9 +3,12 @@ package backup
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func part(name, ns string, files map[string]string) *Part {
@@ -169,5 +172,27 @@ func TestPodRefs(t *testing.T) {
 	want := "Secret/tls ConfigMap/conf PersistentVolumeClaim/data Secret/proj Secret/pull Secret/env-secret Secret/db"
 	if strings.Join(got, " ") != want {
 		t.Errorf("podRefs:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// A claim created by a restore loses its binding to the old volume and
+// what the API server owns.
+func TestCleanClaim(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": "data", "namespace": "prod", "uid": "u", "resourceVersion": "7",
+			"ownerReferences": []any{map[string]any{"name": "db"}},
+			"annotations":     map[string]any{"pv.kubernetes.io/bind-completed": "yes", "volume.kubernetes.io/selected-node": "n1", "team": "db"}},
+		"spec":   map[string]any{"volumeName": "pv-1", "storageClassName": "standard"},
+		"status": map[string]any{"phase": "Bound"},
+	}}
+	clean(obj)
+	want := map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": "data", "namespace": "prod", "annotations": map[string]any{"team": "db"}},
+		"spec":     map[string]any{"storageClassName": "standard"},
+	}
+	if !reflect.DeepEqual(obj.Object, want) {
+		t.Errorf("clean:\n got %v\nwant %v", obj.Object, want)
 	}
 }
