@@ -38,6 +38,8 @@ func TestMain(m *testing.M) {
 type project struct {
 	t    testing.TB
 	root string
+	// script, when set, makes offline passes scripted (plate test).
+	script *engine.Script
 }
 
 func newProject(t testing.TB, files map[string]string) *project {
@@ -177,6 +179,7 @@ func (p *project) run(plan string, m mode, kubeconfig, params string) result {
 			Yes:      true,
 			Kube:     kube.Settings{Kubeconfig: kubeconfig},
 			Offline:  m == offline,
+			Script:   p.script,
 		})
 		res.err = pl.Exec(context.Background(), interp.RunOptions{
 			Engine: eng, Predeclared: pre, Params: values,
@@ -209,6 +212,7 @@ assert.true(b.id.endswith("-plan"))
 assert.eq(b.path, "backups/" + b.id)
 `,
 		"none.star":  `backup()`,
+		"file.star":  `backup("api", dest = "//plan.star/sub")`,
 		"wrong.star": `backup(3)`,
 	})
 	r := p.run("plan.star", offline, "", "")
@@ -223,7 +227,18 @@ assert.eq(b.path, "backups/" + b.id)
 	if _, err := os.Stat(filepath.Join(p.root, "backups")); !os.IsNotExist(err) {
 		t.Errorf("an offline backup made the directory: %v", err)
 	}
-	for plan, want := range map[string]string{"none.star": "name at least one release", "wrong.star": "got int, want a release name"} {
+	// In a plan test the scripted cluster says which releases exist.
+	p.script = &engine.Script{Context: "prod", Releases: []engine.ScriptRelease{{Name: "api", Namespace: "prod", Revision: 3, Status: "deployed"}}}
+	r = p.run("plan.star", offline, "", "")
+	p.script = nil
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if ev := r.closing("backup"); len(ev) != 1 || !strings.HasPrefix(ev[0].Summary, "would save api rev 3 to backups/20260102T") ||
+		!strings.HasSuffix(ev[0].Summary, "-plan/ (scripted cluster: objects not read); volume data would not be copied; nothing to back up: release web does not exist in namespace prod yet") {
+		t.Errorf("scripted: %+v", ev)
+	}
+	for plan, want := range map[string]string{"none.star": "name at least one release", "wrong.star": "got int, want a release name", "file.star": "plan.star is not a directory"} {
 		r := p.run(plan, offline, "", "")
 		if r.err == nil || !strings.Contains(r.err.Error(), want) {
 			t.Errorf("%s: %v, want %q", plan, r.err, want)

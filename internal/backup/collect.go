@@ -58,11 +58,11 @@ func Collect(ctx context.Context, kc *kube.Client, hc *helm.Client, name, namesp
 	}
 	p := &Part{Release: Release{Name: name, Namespace: namespace}, Files: map[string][]byte{}}
 	if snap == nil {
-		p.Skip = fmt.Sprintf("release %s does not exist in namespace %s yet: nothing to back up", name, namespace)
+		p.Skip = fmt.Sprintf("release %s does not exist in namespace %s yet", name, namespace)
 		return p, nil
 	}
 	if snap.Latest.Status == helm.StatusUninstalled {
-		p.Skip = fmt.Sprintf("release %s in namespace %s is uninstalled (rev %d, history kept): nothing live to back up", name, namespace, snap.Latest.Revision)
+		p.Skip = fmt.Sprintf("release %s in namespace %s is uninstalled (rev %d, history kept): no live objects", name, namespace, snap.Latest.Revision)
 		return p, nil
 	}
 	dir := path.Join("releases", namespace, name)

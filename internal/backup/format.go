@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/plate-dev/plate/internal/exit"
@@ -367,4 +368,26 @@ func (m *Manifest) Release(name, ns string) *Release {
 		}
 	}
 	return nil
+}
+
+// CheckDir checks, without writing anything, that backups can be made
+// under dir: the nearest existing ancestor of dir (or dir) must be a
+// directory. Dry passes call it so that the preflight finds a bad
+// destination before the run writes anything.
+func CheckDir(dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return err
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
 }
