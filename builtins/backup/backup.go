@@ -288,6 +288,9 @@ func backupFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	size := st.size[dir]
 	if !planned {
 		size = w.Size()
+		// The first Add may have given the ID a suffix.
+		display = displayPath(root, w.Path())
+		det.ID, det.Path, det.Restore = w.ID(), display, restoreCommand(root, dir, w.ID())
 	}
 	det.Size = size
 	c.Report.Summary = det.summary()

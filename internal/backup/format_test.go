@@ -196,3 +196,21 @@ func TestCleanClaim(t *testing.T) {
 		t.Errorf("clean:\n got %v\nwant %v", obj.Object, want)
 	}
 }
+
+// A second backup with the same ID (two runs in one second) gets a suffix.
+func TestWriterIDTaken(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Now()
+	for i, want := range []string{"20260102T030405Z-p", "20260102T030405Z-p-2"} {
+		w := NewWriter(dir, "20260102T030405Z-p", at, "p.star", Cluster{})
+		if err := w.Add(part("r", "ns", map[string]string{"releases/ns/r/values.yaml": "a: 1\n"})); err != nil {
+			t.Fatal(err)
+		}
+		if w.ID() != want || filepath.Base(w.Path()) != want {
+			t.Errorf("backup %d: id %s, want %s", i, w.ID(), want)
+		}
+		if m, err := Load(dir, want); err != nil || m.ID != want {
+			t.Errorf("backup %d: %v %v", i, m, err)
+		}
+	}
+}

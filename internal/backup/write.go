@@ -51,11 +51,22 @@ func NewWriter(dir, id string, created time.Time, plan string, cluster Cluster) 
 	}}
 }
 
-// ID is the backup's ID.
-func (w *Writer) ID() string { return w.m.ID }
+// ID is the backup's ID. It may get a suffix at the first Add, when a
+// backup of that ID exists already.
+func (w *Writer) ID() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.m.ID
+}
 
 // Path is the backup's directory.
-func (w *Writer) Path() string { return filepath.Join(w.dir, w.m.ID) }
+func (w *Writer) Path() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.path()
+}
+
+func (w *Writer) path() string { return filepath.Join(w.dir, w.m.ID) }
 
 // Dir is the backups directory.
 func (w *Writer) Dir() string { return w.dir }
@@ -108,7 +119,7 @@ func (w *Writer) Add(p *Part) error {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	base := w.Path()
+	base := w.path()
 	for _, f := range names {
 		if err := writeFile(base, f, p.Files[f], true); err != nil {
 			return err
@@ -133,13 +144,20 @@ func (w *Writer) makeDir() error {
 			return err
 		}
 	}
-	if err := os.Mkdir(w.Path(), DirMode); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("backup %s already exists in %s", w.m.ID, w.dir)
+	// Two runs of a plan in the same second would share an ID: the later
+	// one takes the next free suffix.
+	id := w.m.ID
+	for n := 2; ; n++ {
+		err := os.Mkdir(w.path(), DirMode)
+		if err == nil {
+			break
 		}
-		return fmt.Errorf("making the backup directory: %w", err)
+		if !errors.Is(err, fs.ErrExist) || n > 99 {
+			return fmt.Errorf("making the backup directory: %w", err)
+		}
+		w.m.ID = fmt.Sprintf("%s-%d", id, n)
 	}
-	if err := os.Chmod(w.Path(), DirMode); err != nil {
+	if err := os.Chmod(w.path(), DirMode); err != nil {
 		return err
 	}
 	w.made = true
@@ -153,10 +171,10 @@ func (w *Writer) writeManifest() error {
 	}
 	data = append(data, '\n')
 	tmp := ManifestFile + ".tmp"
-	if err := writeFile(w.Path(), tmp, data, false); err != nil {
+	if err := writeFile(w.path(), tmp, data, false); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(w.Path(), tmp), filepath.Join(w.Path(), ManifestFile)); err != nil {
+	if err := os.Rename(filepath.Join(w.path(), tmp), filepath.Join(w.path(), ManifestFile)); err != nil {
 		return fmt.Errorf("backup %s: %w", w.m.ID, err)
 	}
 	return nil
