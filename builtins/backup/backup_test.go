@@ -253,6 +253,7 @@ first = backup("shop", namespace = ns)
 shop = helm_install("shop", "//charts/web", namespace = ns, values = ["secret-values.yaml"], set = {"message": msg, "token": secret("CANARY-set-token")})
 again = backup(shop)
 print(first.skipped, again.id, again.size > 0, again.volumes)
+helm_install("other", "//charts/web", namespace = ns)
 `
 
 // A first deploy has nothing to back up; the dry run writes nothing and
@@ -278,6 +279,7 @@ assert.true(b.size > 1000)
 ns = param("ns", "default")
 backup("shop", namespace = ns)
 backup("shop", "absent", namespace = ns)
+backup("other", namespace = ns)
 `,
 	})
 	kcfg := c.KubeconfigPath()
@@ -307,7 +309,7 @@ backup("shop", "absent", namespace = ns)
 		t.Fatal(r.err)
 	}
 	ev = r.closing("backup")
-	if len(ev) != 2 || ev[0].Phase != trace.Planned {
+	if len(ev) != 3 || ev[0].Phase != trace.Planned {
 		t.Fatalf("dry events: %+v", ev)
 	}
 	contains(t, "dry summary", ev[0].Summary, "would save shop rev 1 (4 objects, 1 revision) to backups/", "(~", "KiB)", "volume data would not be copied")
@@ -343,7 +345,7 @@ backup("shop", "absent", namespace = ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Releases) != 1 || m.Plan != "later.star" || m.Cluster.UID == "" || m.Cluster.Server == "" || m.VolumeData != backup.VolumeData {
+	if len(m.Releases) != 2 || m.Releases[1].Name != "other" || m.Plan != "later.star" || m.Cluster.UID == "" || m.Cluster.Server == "" || m.VolumeData != backup.VolumeData {
 		t.Errorf("manifest: %+v", m)
 	}
 	rel := m.Releases[0]
