@@ -92,6 +92,13 @@ func rollbackRun(ctx context.Context, f *Factory, opts *RollbackOptions) error {
 // it did not, and how to roll back the releases it changed. events are the
 // run pass's; namespace is the default namespace of the run.
 func interruptReport(w io.Writer, events []trace.Event, namespace string) {
+	stopReport(w, events, namespace, "interrupted")
+}
+
+// stopReport is interruptReport for a run that stopped for any reason
+// (interrupted, a step failed, a wait timed out): what the run did, what it
+// did not, and the plate rollback lines for the releases it changed.
+func stopReport(w io.Writer, events []trace.Event, namespace, why string) {
 	type step struct {
 		first, last trace.Event
 	}
@@ -128,7 +135,7 @@ func interruptReport(w io.Writer, events []trace.Event, namespace string) {
 		changes = append(changes, change{rel, ns, what})
 	}
 	var skipped []string
-	fmt.Fprintln(w, "plate: interrupted; what this run did before it stopped:")
+	fmt.Fprintf(w, "plate: %s; what this run did before it stopped:\n", why)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	n := 0
 	for _, id := range order {

@@ -207,8 +207,12 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		})
 		endOutput()
 		out.footer(ps, rec.Events(), err)
-		if ps == trace.Run && exit.Code(err) == exit.Interrupted {
-			interruptReport(f.IO.ErrOut, rec.Events(), defaultNamespace(kubeSettings))
+		if ps == trace.Run && err != nil {
+			why := "interrupted"
+			if c := exit.Code(err); c != exit.Interrupted {
+				why = "stopped: " + exit.Name(c)
+			}
+			stopReport(f.IO.ErrOut, rec.Events(), defaultNamespace(kubeSettings), why)
 		}
 		if ps == trace.Preflight {
 			preflight = eng
