@@ -304,3 +304,28 @@ func TestE2EDeleteDryRunThenRun(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 }
+
+// A run that fails after changing a release tells the user how to roll it
+// back.
+func TestE2EFailureOffersRollback(t *testing.T) {
+	e := newE2E(t)
+	chart, _ := filepath.Abs("../../testdata/charts/web")
+	plan := e.plan(t, `
+ns = param("ns", "default")
+helm_install("shop", "`+chart+`", namespace = ns)
+kube_apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "smoke"},
+  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "smoke"}},
+    "template": {"metadata": {"labels": {"app": "smoke"}, "annotations": {"plate.dev/simulate": "crash-loop"}},
+      "spec": {"containers": [{"name": "c", "image": "smoke"}]}}}}, namespace = ns)
+wait_ready("deployment/smoke", namespace = ns, crash_loop_restarts = 1)
+`)
+	r := runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	if r.code != exit.PlanFailed {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	for _, want := range []string{"plate: stopped: plan failed; what this run did before it stopped:", "plate rollback shop -n " + e.ns, "CrashLoopBackOff"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
+		}
+	}
+}
