@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/plate-dev/plate/internal/localcluster"
 )
 
 // BenchmarkPlatformDeploy deploys the staging platform on a fresh local
@@ -48,7 +50,7 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 		b.Log("probe call: warmed the chart and page caches, measured nothing")
 		return
 	}
-	header(b, fmt.Sprintf("full platform deploy (%s: %d libraries, %d apps), %d runs each", env.Name, len(env.Libraries), len(env.Apps), b.N))
+	machine := Machine()
 	load := SampleLoad(5 * time.Second)
 
 	type plateRun struct {
@@ -61,14 +63,15 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 	var helmPhases [][]Phase
 	var starts []time.Duration
 
+	var plateFailures []string
 	runPlate := func() {
-		t0 := time.Now()
-		c, stop := freshCluster(b)
-		starts = append(starts, time.Since(t0))
-		defer stop()
-		start := time.Now()
-		p := s.runPlate(ctx, plateArgs(c.KubeconfigPath(), "-o", "json")...)
-		mustf(b, p.Failed(), "plate")
+		var start time.Time
+		p, failures, st := onFreshCluster(b, func(c *localcluster.Cluster) Proc {
+			start = time.Now()
+			return s.runPlate(ctx, plateArgs(c.KubeconfigPath(), "-o", "json")...)
+		})
+		plateFailures = append(plateFailures, failures...)
+		starts = append(starts, st...)
 		evs, err := ParseTrace(p.Stdout)
 		mustf(b, err, "plate trace")
 		pre, run := PassSpan(evs, "preflight"), PassSpan(evs, "run")
@@ -143,6 +146,12 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 	}
 	fmt.Fprintf(&w, "ratio of medians plate/helm: %.3f (goal ≤ 0.15); run pass alone/helm: %.3f\n", Ratio(pw, hw), Ratio(pr, hw))
 	fmt.Fprintf(&w, "control plane start (not counted): %s\n", Summarize(starts))
+	if len(plateFailures) > 0 {
+		fmt.Fprintf(&w, "plate runs that failed and were run again on a fresh control plane: %d of %d\n", len(plateFailures), len(plateFailures)+len(plates))
+		for _, f := range plateFailures {
+			fmt.Fprintf(&w, "  %s\n", f)
+		}
+	}
 	fmt.Fprintf(&w, "%s\n", load.Stop())
 	// Where plate's time goes: the run pass of the median run, step by step.
 	med := slices.IndexFunc(plates, func(r plateRun) bool { return r.wall == pw.Median })
@@ -151,7 +160,7 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 	}
 	fmt.Fprintf(&w, "run pass of a median plate run (ms from the pass' first event):\n")
 	WriteTimeline(&w, Steps(plates[med].events, "run"))
-	b.Log("\n" + w.String())
+	report(b, fmt.Sprintf("full platform deploy (%s: %d libraries, %d apps), %d runs each, alternating", env.Name, len(env.Libraries), len(env.Apps), b.N), machine, w.String())
 }
 
 // BenchmarkPlatformDryRun compares plate's dry run of a production plan
@@ -214,7 +223,7 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 			if probe(b) {
 				return
 			}
-			header(b, fmt.Sprintf("dry run of %s, %d runs each", tc.name, b.N))
+			machine := Machine()
 			load := SampleLoad(2 * time.Second)
 			var plates, helms []time.Duration
 			var rss []int64
@@ -233,8 +242,42 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 			b.ReportMetric(Ms(hs.Median), "helm-ms")
 			b.ReportMetric(Ratio(ps, hs), "plate/helm")
 			b.ReportMetric(MiB(ri.Median), "plate-MiB")
-			b.Logf("\nplate run --dry-run (whole process): %s, peak RSS %.0f MiB (min %.0f, max %.0f)\nhelm template, %d processes:          %s\nratio of medians plate/helm: %.3f (goal ≤ 0.3)\n%s",
-				ps, MiB(ri.Median), MiB(ri.Min), MiB(ri.Max), releases, hs, Ratio(ps, hs), load.Stop())
+			report(b, fmt.Sprintf("dry run of %s, %d runs each, alternating", tc.name, b.N), machine,
+				fmt.Sprintf("plate run --dry-run (whole process): %s, peak RSS %.0f MiB (min %.0f, max %.0f)\nhelm template, %d processes:          %s\nratio of medians plate/helm: %.3f (goal ≤ 0.3)\n%s",
+					ps, MiB(ri.Median), MiB(ri.Min), MiB(ri.Max), releases, hs, Ratio(ps, hs), load.Stop()))
 		})
 	}
+}
+
+// firstLines returns the first n lines of s, joined by " / ".
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, " / ")
+}
+
+// failureOf describes why a plate run failed: its failed steps, each with
+// the last progress line before it (the readiness reason), or the first
+// lines of its stderr.
+func failureOf(p Proc) string {
+	evs, _ := ParseTrace(p.Stdout)
+	last := map[string]string{}
+	var out []string
+	for _, e := range evs {
+		switch e.Phase {
+		case "progress":
+			last[e.Step] = e.Summary
+		case "failed":
+			out = append(out, fmt.Sprintf("%s %s at %s:%d: %s (last progress: %s)", e.Pass, e.Builtin, e.Pos.File, e.Pos.Line, e.Summary, last[e.Step]))
+		}
+	}
+	if len(out) == 0 {
+		return firstLines(string(p.Stderr), 3)
+	}
+	return strings.Join(out, "; ")
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/localcluster"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -27,6 +29,7 @@ type scaleResult struct {
 	pass      Summary // the pass(es) alone, from the trace
 	preflight Summary // deploys only
 	rss       IntSummary
+	failures  []string // failed attempts, run again
 }
 
 // scalePlan writes the plan of n releases into a directory of its own.
@@ -52,6 +55,7 @@ func BenchmarkScaleDryRun(b *testing.B) {
 	ctx := context.Background()
 	c, stop := freshCluster(b)
 	b.Cleanup(stop)
+	machine, load := Machine(), SampleLoad(2*time.Second)
 	var results []scaleResult
 	for _, n := range dryRunSizes {
 		plan := scalePlan(b, n)
@@ -85,7 +89,10 @@ func BenchmarkScaleDryRun(b *testing.B) {
 			b.ReportMetric(Ms(r.wall.Median)/float64(n), "ms/release")
 		})
 	}
-	report(b, "dry run of generated plans", growth(results, false), len(results) > 0)
+	loadLine := load.Stop()
+	if len(results) > 0 {
+		report(b, "dry run of generated plans (one control plane)", machine, growth(results, false)+loadLine)
+	}
 }
 
 // BenchmarkScaleDeploy measures a real `plate run` (preflight, then the run
@@ -97,6 +104,7 @@ func BenchmarkScaleDryRun(b *testing.B) {
 func BenchmarkScaleDeploy(b *testing.B) {
 	s := setup(b)
 	ctx := context.Background()
+	machine, load := Machine(), SampleLoad(5*time.Second)
 	var results []scaleResult
 	for _, n := range deploySizes {
 		plan := scalePlan(b, n)
@@ -108,12 +116,13 @@ func BenchmarkScaleDeploy(b *testing.B) {
 			}
 			var walls, runs, pres []time.Duration
 			var rss []int64
+			var failures []string
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				c, stop := freshCluster(b)
-				p := Run(ctx, filepath.Dir(plan), PlateEnv(s.cache), s.plate, "run", plan, "--kubeconfig", c.KubeconfigPath(), "-o", "json")
-				stop()
-				mustf(b, p.Failed(), "plate")
+				p, failed, _ := onFreshCluster(b, func(c *localcluster.Cluster) Proc {
+					return Run(ctx, filepath.Dir(plan), PlateEnv(s.cache), s.plate, "run", plan, "--kubeconfig", c.KubeconfigPath(), "-o", "json")
+				})
+				failures = append(failures, failed...)
 				evs, err := ParseTrace(p.Stdout)
 				mustf(b, err, "trace")
 				walls = append(walls, p.Wall)
@@ -122,7 +131,7 @@ func BenchmarkScaleDeploy(b *testing.B) {
 				rss = append(rss, p.MaxRSS)
 			}
 			b.StopTimer()
-			r := scaleResult{n: n, wall: Summarize(walls), pass: Summarize(runs), preflight: Summarize(pres), rss: SummarizeInts(rss)}
+			r := scaleResult{n: n, wall: Summarize(walls), pass: Summarize(runs), preflight: Summarize(pres), rss: SummarizeInts(rss), failures: failures}
 			results = append(results, r)
 			b.ReportMetric(r.wall.Median.Seconds(), "wall-s")
 			b.ReportMetric(r.pass.Median.Seconds(), "runpass-s")
@@ -130,7 +139,10 @@ func BenchmarkScaleDeploy(b *testing.B) {
 			b.ReportMetric(MiB(r.rss.Median), "peak-MiB")
 		})
 	}
-	report(b, "deploy of generated plans (fresh control plane per run)", growth(results, true), len(results) > 0)
+	loadLine := load.Stop()
+	if len(results) > 0 {
+		report(b, "deploy of generated plans (fresh control plane per run)", machine, growth(results, true)+loadLine)
+	}
 }
 
 // growth tabulates results and how they grow between sizes: the ratio of
@@ -149,6 +161,9 @@ func growth(results []scaleResult, deploy bool) string {
 			fmt.Fprintf(&w, "; preflight %s", r.preflight)
 		}
 		fmt.Fprintf(&w, "; peak RSS %.0f MiB (min %.0f, max %.0f)\n", MiB(r.rss.Median), MiB(r.rss.Min), MiB(r.rss.Max))
+		for _, f := range r.failures {
+			fmt.Fprintf(&w, "      a failed attempt, run again on a fresh control plane: %s\n", f)
+		}
 	}
 	for i := 1; i < len(results); i++ {
 		a, z := results[i-1], results[i]
@@ -180,6 +195,7 @@ func growth(results []scaleResult, deploy bool) string {
 //	    -cpuprofile cpu.out -memprofile mem.out ./internal/bench/
 //	go tool pprof -top -cum internal/bench.test cpu.out
 func BenchmarkDryRunInProcess(b *testing.B) {
+	profilingOnly(b)
 	s := setup(b)
 	c, stop := freshCluster(b)
 	b.Cleanup(stop)
@@ -223,4 +239,68 @@ func BenchmarkDryRunInProcess(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDeployInProcess runs deploy_all.star (staging, libraries from
+// the mirror) as `plate run` does, preflight then run pass, in this
+// process, each iteration on a fresh local control plane (its start not
+// measured), for -cpuprofile:
+//
+//	go test -run '^$' -bench DeployInProcess -benchtime 5x -cpuprofile cpu.out ./internal/bench/
+func BenchmarkDeployInProcess(b *testing.B) {
+	profilingOnly(b)
+	s := setup(b)
+	plan := filepath.Join(s.root, "plans", "deploy_all.star")
+	pass := func(kubeconfig string, ps trace.Pass) error {
+		pre, err := registry.Predeclared(registry.Plugins())
+		mustf(b, err, "builtins")
+		p, err := interp.Open(plan, s.root, pre)
+		mustf(b, err, "open")
+		var kvs []interp.KV
+		for _, raw := range []string{"mirror=" + s.mirror.URL, "placeholder_secrets=true"} {
+			kv, err := interp.ParseKV(raw)
+			mustf(b, err, "param")
+			kvs = append(kvs, kv)
+		}
+		params, err := p.Bind(kvs)
+		mustf(b, err, "bind")
+		rec := trace.NewRecorder(nil, trace.SinkFunc(func(trace.Event) {}))
+		eng := engine.New(engine.Options{Pass: ps, Recorder: rec, Yes: true, Kube: kube.Settings{Kubeconfig: kubeconfig}})
+		if err := p.Exec(context.Background(), interp.RunOptions{Engine: eng, Predeclared: pre, Params: params}); err != nil {
+			return fmt.Errorf("%s pass: %w", ps, err)
+		}
+		return nil
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// A run that fails is run again on a fresh control plane (see
+		// BenchmarkPlatformDeploy).
+		for attempt := 1; ; attempt++ {
+			c, stop := freshCluster(b)
+			err := pass(c.KubeconfigPath(), trace.Preflight)
+			if err == nil {
+				err = pass(c.KubeconfigPath(), trace.Run)
+			}
+			stop()
+			if err == nil {
+				break
+			}
+			if attempt == 3 {
+				b.Fatal(err)
+			}
+			b.Logf("attempt %d: %v", attempt, firstLines(err.Error(), 2))
+		}
+	}
+}
+
+// profilingOnly skips the in-process benchmarks unless a profile is asked
+// for: they exist for pprof, and `make bench` reports the subprocess
+// figures.
+func profilingOnly(b *testing.B) {
+	for _, name := range []string{"test.cpuprofile", "test.memprofile", "test.blockprofile", "test.mutexprofile", "test.trace"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return
+		}
+	}
+	b.Skip("profiling helper: runs only with -cpuprofile, -memprofile, -blockprofile, -mutexprofile or -trace")
 }

@@ -155,6 +155,33 @@ func freshCluster(b *testing.B) (*localcluster.Cluster, func()) {
 	}
 }
 
+// maxAttempts bounds how often a failed plate run is run again, each time
+// on a fresh control plane: a benchmark reports failures, it does not
+// stop at the first (see BENCHMARKS.md for the one seen).
+const maxAttempts = 3
+
+// onFreshCluster runs run on a fresh control plane, again on a new one
+// when the plate process fails (up to maxAttempts), and returns the last
+// process, why the failed attempts failed and how long each control plane
+// took to start.
+func onFreshCluster(b *testing.B, run func(*localcluster.Cluster) Proc) (p Proc, failures []string, starts []time.Duration) {
+	b.Helper()
+	for attempt := 1; ; attempt++ {
+		t0 := time.Now()
+		c, stop := freshCluster(b)
+		starts = append(starts, time.Since(t0))
+		p = run(c)
+		stop()
+		if p.Err == nil {
+			return p, failures, starts
+		}
+		failures = append(failures, failureOf(p))
+		if attempt == maxAttempts {
+			mustf(b, p.Failed(), "plate, %d attempts", attempt)
+		}
+	}
+}
+
 // prodKubeconfig writes a copy of kubeconfig whose context is named
 // "plate-prod-bench" (production plans require a context saying prod).
 func prodKubeconfig(b *testing.B, kubeconfig, dir string) string {
@@ -179,17 +206,15 @@ func (s *suite) runPlate(ctx context.Context, args ...string) Proc {
 	return Run(ctx, s.root, PlateEnv(s.cache), s.plate, args...)
 }
 
-// report prints a summary that spans sub-benchmarks to stdout: the
-// testing package drops the log of a benchmark that has sub-benchmarks.
-func report(b *testing.B, title, body string, ok bool) {
-	if !ok {
-		return
+// report prints a benchmark's summary to stdout, under a "--- REPORT"
+// line: the testing package keeps only the first lines of a benchmark's
+// log, and drops the log of one that has sub-benchmarks. machine is
+// Machine() as it was when the measurement started.
+func report(b *testing.B, title, machine, body string) {
+	fmt.Printf("--- REPORT %s: %s\n    machine: %s\n", b.Name(), title, machine)
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		fmt.Printf("    %s\n", line)
 	}
-	fmt.Printf("--- %s: %s\n%s; %s\n%s", b.Name(), title, title, Machine(), body)
-}
-
-func header(b *testing.B, what string) {
-	b.Logf("%s; %s", what, Machine())
 }
 
 func mustf(b *testing.B, err error, format string, args ...any) {
