@@ -303,7 +303,7 @@ func (c *Client) validator(directive string, f hkube.Factory) (validation.Schema
 	if ok {
 		return v, nil
 	}
-	v, err := f.Validator(directive)
+	v, err := c.newValidator(directive, f)
 	if err != nil {
 		return nil, err
 	}
