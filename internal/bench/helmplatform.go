@@ -98,7 +98,7 @@ func (h *HelmPlatform) Deploy(ctx context.Context) ([]Phase, error) {
 			}
 		}
 	}
-	if err := timed("namespace and Secrets", func() error { return h.secrets(ctx) }); err != nil {
+	if err := timed("namespace and Secrets", func() error { return h.Secrets(ctx) }); err != nil {
 		return phases, err
 	}
 	for _, app := range h.Env.Apps {
@@ -113,9 +113,9 @@ func (h *HelmPlatform) Deploy(ctx context.Context) ([]Phase, error) {
 	return phases, nil
 }
 
-// secrets creates the apps' namespace and the Secrets they read, with
+// Secrets creates the apps' namespace and the Secrets they read, with
 // placeholder values (what deploy_all's placeholder_secrets does).
-func (h *HelmPlatform) secrets(ctx context.Context) error {
+func (h *HelmPlatform) Secrets(ctx context.Context) error {
 	cs, err := kubernetes.NewForConfig(h.REST)
 	if err != nil {
 		return err
