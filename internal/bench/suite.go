@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,12 +35,18 @@ type Suite struct {
 	// warm-up.
 	Cache, HelmHome     string
 	Staging, Production *platform.Environment
+	// Version says which plate ran: `git describe --always --dirty` of the
+	// tree it was built from, or the binary's path ($PLATE_BENCH_PLATE).
+	Version string
 }
 
 var shared struct {
 	once sync.Once
 	s    Suite
 	err  error
+
+	mu      sync.Mutex
+	reports []string
 }
 
 // Main runs a benchmark package (call it from TestMain) and removes what
@@ -47,6 +54,11 @@ var shared struct {
 func Main(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	shared.mu.Lock()
+	for _, r := range shared.reports {
+		fmt.Print(r)
+	}
+	shared.mu.Unlock()
 	if shared.s.Mirror != nil {
 		shared.s.Mirror.Close()
 	}
@@ -89,8 +101,10 @@ func setup(b *testing.B, s *Suite) error {
 	}
 	if p := os.Getenv(EnvPlate); p != "" {
 		s.Plate = p
+		s.Version = p
 		b.Logf("plate binary from $%s: %s", EnvPlate, p)
 	} else {
+		s.Version = describe(ctx, root)
 		start := time.Now()
 		if s.Plate, err = BuildPlate(ctx, s.Tmp); err != nil {
 			return err
@@ -225,15 +239,21 @@ func ProdKubeconfig(b *testing.B, kubeconfig, dir string) string {
 	return p
 }
 
-// Report prints a benchmark's summary to stdout, under a "--- REPORT"
-// line: the testing package keeps only the first lines of a benchmark's
-// log, and drops the log of one that has sub-benchmarks. machine is
-// Machine() as it was when the measurement started.
+// Report adds a benchmark's summary to what Main prints on stdout once
+// every benchmark of the package has run, each under a "--- REPORT" line:
+// the testing package keeps only the first lines of a benchmark's log and
+// drops the log of one that has sub-benchmarks, and printing at once would
+// split the benchmarks' result lines. machine is Machine() as it was when
+// the measurement started.
 func Report(b *testing.B, title, machine, body string) {
-	fmt.Printf("--- REPORT %s: %s\n    machine: %s\n", b.Name(), title, machine)
+	var w strings.Builder
+	fmt.Fprintf(&w, "--- REPORT %s: %s\n    machine: %s\n    plate: %s\n", b.Name(), title, machine, shared.s.Version)
 	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
-		fmt.Printf("    %s\n", line)
+		fmt.Fprintf(&w, "    %s\n", line)
 	}
+	shared.mu.Lock()
+	shared.reports = append(shared.reports, w.String())
+	shared.mu.Unlock()
 }
 
 // Mustf stops the benchmark when err is not nil.
@@ -275,4 +295,16 @@ func FirstLines(s string, n int) string {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
 	return strings.Join(lines, " / ")
+}
+
+// describe is `git describe --always --dirty` of the repository, or
+// "unknown".
+func describe(ctx context.Context, root string) string {
+	cmd := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out)) + " (built from the work tree)"
 }

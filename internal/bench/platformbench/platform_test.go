@@ -187,7 +187,10 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 //   - deploy_all-production: `plate run --dry-run plans/deploy_all.star -p
 //     env=production -p mirror=… --yes` (libraries and apps) vs `helm
 //     template` of the three libraries (from the mirror, --set values) and
-//     the five apps.
+//     the five apps;
+//
+//   - deploy_prod-offline: the first with --offline (no cluster: client-only
+//     renders, as helm template does), to tell the cluster's share.
 //
 //     go test -run '^$' -bench PlatformDryRun -benchtime 5x ./internal/bench/platformbench/
 func BenchmarkPlatformDryRun(b *testing.B) {
@@ -211,6 +214,7 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 	}{
 		{"deploy_prod", []string{"run", "--dry-run", "plans/deploy_prod.star", "--kubeconfig", prod, "--yes"}, false},
 		{"deploy_all-production", []string{"run", "--dry-run", "plans/deploy_all.star", "-p", "env=production", "-p", "mirror=" + s.Mirror.URL, "--kubeconfig", prod, "--yes"}, true},
+		{"deploy_prod-offline", []string{"run", "--dry-run", "--offline", "plans/deploy_prod.star", "--yes"}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			once := func(helmFirst bool) (bench.Proc, time.Duration, int) {
