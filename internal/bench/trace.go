@@ -85,20 +85,27 @@ type StepTime struct {
 	Start, End                  time.Duration
 }
 
-// Steps returns the steps of pass in the order they started.
+// Steps returns the steps of pass in the order they started. A step
+// without a "started" event (every step of a dry pass, where steps run one
+// at a time; reads and prints) is taken to start at the pass' previous
+// event.
 func Steps(evs []Event, pass string) []StepTime {
 	span := PassSpan(evs, pass)
 	by := map[string]*StepTime{}
 	var order []string
+	prev := span.Start
 	for _, e := range evs {
 		if e.Pass != pass || e.Step == "" {
 			continue
 		}
 		st := by[e.Step]
 		if st == nil {
-			st = &StepTime{Step: e.Step, Builtin: e.Builtin, Pos: fmt.Sprintf("%s:%d", e.Pos.File, e.Pos.Line), Start: e.Time.Sub(span.Start)}
+			st = &StepTime{Step: e.Step, Builtin: e.Builtin, Pos: fmt.Sprintf("%s:%d", e.Pos.File, e.Pos.Line), Start: prev.Sub(span.Start)}
 			by[e.Step] = st
 			order = append(order, e.Step)
+		}
+		if e.Time.After(prev) {
+			prev = e.Time
 		}
 		if e.Needs != nil {
 			st.Needs = e.Needs
@@ -107,7 +114,7 @@ func Steps(evs []Event, pass string) []StepTime {
 		if e.Summary != "" {
 			st.Summary = e.Summary
 		}
-		if e.Phase == "started" && e.Time.Sub(span.Start) < st.Start {
+		if e.Phase == "started" {
 			st.Start = e.Time.Sub(span.Start)
 		}
 		st.End = e.Time.Sub(span.Start)

@@ -14,6 +14,7 @@ import (
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/bench"
 	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/helmcli"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/localcluster"
 	"github.com/plate-dev/plate/internal/trace"
@@ -217,17 +218,23 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 		{"deploy_prod-offline", []string{"run", "--dry-run", "--offline", "plans/deploy_prod.star", "--yes"}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
+			args := append(append([]string(nil), tc.args...), "-o", "json")
+			var plateStart time.Time
+			runPlate := func() bench.Proc {
+				plateStart = time.Now()
+				return s.RunPlate(ctx, args...)
+			}
 			once := func(helmFirst bool) (bench.Proc, time.Duration, int) {
 				var p bench.Proc
 				if !helmFirst {
-					p = s.RunPlate(ctx, tc.args...)
+					p = runPlate()
 				}
 				start := time.Now()
 				n, err := hp.Template(ctx, tc.libraries)
 				bench.Mustf(b, err, "helm template")
 				h := time.Since(start)
 				if helmFirst {
-					p = s.RunPlate(ctx, tc.args...)
+					p = runPlate()
 				}
 				bench.Mustf(b, p.Failed(), "plate")
 				return p, h, n
@@ -238,16 +245,27 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 			}
 			machine := bench.Machine()
 			load := bench.SampleLoad(2 * time.Second)
-			var plates, helms []time.Duration
+			var plates, helms, starts, passes, helmStarts []time.Duration
 			var rss []int64
+			var traces [][]bench.Event
 			releases := 0
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				p, h, n := once(i%2 == 1)
+				evs, err := bench.ParseTrace(p.Stdout)
+				bench.Mustf(b, err, "trace")
+				span := bench.PassSpan(evs, "dry-run")
 				plates = append(plates, p.Wall)
+				starts = append(starts, span.Start.Sub(plateStart))
+				passes = append(passes, span.Duration())
+				traces = append(traces, evs)
 				rss = append(rss, p.MaxRSS)
 				helms = append(helms, h)
 				releases = n
+				// What one helm process costs before it does anything.
+				v := bench.Run(ctx, s.Root, helmcli.Env(s.HelmHome), s.Helm, "version", "--short")
+				bench.Mustf(b, v.Failed(), "helm version")
+				helmStarts = append(helmStarts, v.Wall)
 			}
 			b.StopTimer()
 			ps, hs, ri := bench.Summarize(plates), bench.Summarize(helms), bench.SummarizeInts(rss)
@@ -255,9 +273,20 @@ func BenchmarkPlatformDryRun(b *testing.B) {
 			b.ReportMetric(bench.Ms(hs.Median), "helm-ms")
 			b.ReportMetric(bench.Ratio(ps, hs), "plate/helm")
 			b.ReportMetric(bench.MiB(ri.Median), "plate-MiB")
-			bench.Report(b, fmt.Sprintf("dry run of %s, %d runs each, alternating", tc.name, b.N), machine,
-				fmt.Sprintf("plate run --dry-run (whole process): %s, peak RSS %.0f MiB (min %.0f, max %.0f)\nhelm template, %d processes:          %s\nratio of medians plate/helm: %.3f (goal ≤ 0.3)\n%s",
-					ps, bench.MiB(ri.Median), bench.MiB(ri.Min), bench.MiB(ri.Max), releases, hs, bench.Ratio(ps, hs), load.Stop()))
+			var w strings.Builder
+			fmt.Fprintf(&w, "plate run --dry-run (whole process): %s, peak RSS %.0f MiB (min %.0f, max %.0f)\n", ps, bench.MiB(ri.Median), bench.MiB(ri.Min), bench.MiB(ri.Max))
+			fmt.Fprintf(&w, "  process start → first event:       %s\n", bench.Summarize(starts))
+			fmt.Fprintf(&w, "  dry-run pass:                       %s\n", bench.Summarize(passes))
+			fmt.Fprintf(&w, "helm template, %d processes:          %s\n", releases, hs)
+			fmt.Fprintf(&w, "  one helm process doing nothing (helm version): %s\n", bench.Summarize(helmStarts))
+			fmt.Fprintf(&w, "ratio of medians plate/helm: %.3f (goal ≤ 0.3)\n%s\n", bench.Ratio(ps, hs), load.Stop())
+			med := slices.IndexFunc(plates, func(d time.Duration) bool { return d == ps.Median })
+			if med < 0 {
+				med = 0
+			}
+			fmt.Fprintf(&w, "dry-run pass of a median plate run (ms from the pass' first event):\n")
+			bench.WriteTimeline(&w, bench.Steps(traces[med], "dry-run"))
+			bench.Report(b, fmt.Sprintf("dry run of %s, %d runs each, alternating", tc.name, b.N), machine, w.String())
 		})
 	}
 }
