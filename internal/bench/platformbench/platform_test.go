@@ -176,8 +176,9 @@ func BenchmarkPlatformDeploy(b *testing.B) {
 // BenchmarkPlatformDryRun compares plate's dry run of a production plan
 // against a context named like production with `helm template` of the same
 // charts and values, one process per release, in order (goal: plate ≤ 0.3×
-// helm). plate's dry run talks to the cluster (server-side dry-run
-// renders, release history, ownership checks); helm template renders
+// helm). plate's dry run reads the cluster (the guard, release histories,
+// whether each object exists, the server's version) and validates the
+// manifests against the server's OpenAPI schemas; helm template renders
 // client-only. One control plane serves every run (a dry run writes
 // nothing).
 //
