@@ -98,6 +98,13 @@ func convert(v starlark.Value, reveal bool, depth int) (any, error) {
 			out[k] = g
 		}
 		return out, nil
+	case *Future:
+		if !reveal {
+			// The trace records a pending step's value by name: waiting
+			// for it here would serialize concurrent steps.
+			return fmt.Sprintf("<result of %s %s>", v.builtin, v.StepID()), nil
+		}
+		return v.ToGo(reveal)
 	case Goer:
 		return v.ToGo(reveal)
 	}
