@@ -73,21 +73,14 @@ func (r *RecoverResult) Text() string {
 // Recover does not know whether the pending operation is still running in
 // another process: the caller must make sure it is not.
 func (c *Client) Recover(ctx context.Context, req RecoverRequest) (*RecoverResult, error) {
-	if err := validName(req.Release); err != nil {
-		return nil, err
-	}
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
-	cfg, kc, done, err := c.config(ctx, req.Namespace)
+	cfg, kc, hist, done, err := c.openRelease(ctx, req.Release, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	hist, err := history(cfg, req.Release)
-	if err != nil {
-		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
-	}
 	if len(hist) == 0 {
 		return nil, exit.Errorf(exit.PlanFailed, "no release %s in namespace %s", req.Release, req.Namespace)
 	}

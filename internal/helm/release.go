@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plate-dev/plate/internal/kube"
 	"sort"
 	"time"
 
@@ -176,4 +177,23 @@ func RollbackTarget(hist []Revision, want int) (int, error) {
 		}
 	}
 	return 0, exit.Errorf(exit.PlanFailed, "no revision before rev %d was deployed successfully: nothing to roll back to", cur.Revision)
+}
+
+// openRelease checks a release name, opens the Configuration of its
+// namespace and reads its history: the start that rollback, uninstall and
+// recover share. Call done when finished with the Configuration.
+func (c *Client) openRelease(ctx context.Context, name, namespace string) (*action.Configuration, *kube.Client, []*release.Release, func(), error) {
+	if err := validName(name); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cfg, kc, done, err := c.config(ctx, namespace)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	hist, err := history(cfg, name)
+	if err != nil {
+		done()
+		return nil, nil, nil, nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", name, namespace, err))
+	}
+	return cfg, kc, hist, done, nil
 }

@@ -53,21 +53,14 @@ func (r *RollbackResult) Text() string { return r.Diff.Text() }
 // does not wait for readiness. In a dry pass it reports the revision it
 // would restore and the diff.
 func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackResult, error) {
-	if err := validName(req.Release); err != nil {
-		return nil, err
-	}
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
-	cfg, kc, done, err := c.config(ctx, req.Namespace)
+	cfg, kc, hist, done, err := c.openRelease(ctx, req.Release, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	hist, err := history(cfg, req.Release)
-	if err != nil {
-		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
-	}
 	if len(hist) == 0 {
 		return nil, exit.Errorf(exit.PlanFailed, "no release %s in namespace %s to roll back", req.Release, req.Namespace)
 	}

@@ -61,21 +61,14 @@ func (r *UninstallResult) Summary() string {
 // helm.sh/resource-policy: keep). An absent release is not an error. It
 // does not wait for the objects to be gone.
 func (c *Client) Uninstall(ctx context.Context, req UninstallRequest) (*UninstallResult, error) {
-	if err := validName(req.Release); err != nil {
-		return nil, err
-	}
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
-	cfg, kc, done, err := c.config(ctx, req.Namespace)
+	cfg, kc, hist, done, err := c.openRelease(ctx, req.Release, req.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	hist, err := history(cfg, req.Release)
-	if err != nil {
-		return nil, c.clusterErr(kc, fmt.Errorf("reading the history of release %s in namespace %s: %w", req.Release, req.Namespace, err))
-	}
 	res := &UninstallResult{Planned: !c.Writes()}
 	if len(hist) == 0 {
 		res.Planned = false
