@@ -10,13 +10,14 @@ package iostreams
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/plate-dev/plate/internal/ask"
 )
 
 // IOStreams are the streams of one command.
@@ -67,7 +68,7 @@ func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.NoColor }
 func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stdoutTTY }
 
 // ErrNoAnswer is returned when stdin ends before an answer.
-var ErrNoAnswer = errors.New("no answer (end of input)")
+var ErrNoAnswer = fmt.Errorf("%w (end of input)", ask.ErrNoAnswer)
 
 // Confirm asks a yes/no question on ErrOut and reads the answer from In.
 func (s *IOStreams) Confirm(message string, def bool) (bool, error) {
