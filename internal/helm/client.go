@@ -68,6 +68,11 @@ type Options struct {
 	// KubeVersion is the Kubernetes version a client-only render assumes
 	// (default kube.DefaultVersion).
 	KubeVersion string
+	// Planned is the pass's planned world, shared with the Kubernetes
+	// adapter: the CRDs and namespaces earlier steps of a dry pass would
+	// create, so that later renders and checks see them. Default: a new
+	// one (or the Kubernetes client's).
+	Planned *kube.Planned
 	// CacheDir holds chart repository indexes and downloaded charts
 	// (default: DefaultCacheDir()). $HELM_REPOSITORY_CACHE overrides the
 	// repository part.
@@ -97,16 +102,9 @@ type Client struct {
 	// is not put back.
 	generation int
 	reached    bool
-	// plannedCRDs are the kinds that CRDs rendered earlier in this (dry)
-	// pass would add: later renders that use them are not failed for
-	// lack of the kind in the cluster.
-	plannedCRDs map[string]crdKind
-	// plannedNamespaces are the namespaces earlier installs of this dry
-	// pass would create.
-	plannedNamespaces map[string]bool
-	indexes           map[string]*repoIndex
-	archives          map[string][]byte
-	registries        map[bool]*registry.Client
+	indexes    map[string]*repoIndex
+	archives   map[string][]byte
+	registries map[bool]*registry.Client
 	// validators are the pass's OpenAPI validators by field validation
 	// directive, shared by every Configuration (see sharedValidator);
 	// dropped with the configurations by invalidate.
@@ -137,15 +135,19 @@ func New(opts Options) (*Client, error) {
 	if opts.Log == nil {
 		opts.Log = func(string, ...any) {}
 	}
+	if opts.Planned == nil && opts.Kube != nil {
+		opts.Planned = opts.Kube.Planned
+	}
+	if opts.Planned == nil {
+		opts.Planned = kube.NewPlanned()
+	}
 	return &Client{
-		opts:              opts,
-		configs:           map[string][]*action.Configuration{},
-		plannedCRDs:       map[string]crdKind{},
-		plannedNamespaces: map[string]bool{},
-		indexes:           map[string]*repoIndex{},
-		archives:          map[string][]byte{},
-		registries:        map[bool]*registry.Client{},
-		validators:        map[string]validation.Schema{},
+		opts:       opts,
+		configs:    map[string][]*action.Configuration{},
+		indexes:    map[string]*repoIndex{},
+		archives:   map[string][]byte{},
+		registries: map[bool]*registry.Client{},
+		validators: map[string]validation.Schema{},
 	}, nil
 }
 

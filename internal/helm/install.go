@@ -3,7 +3,6 @@ package helm
 import (
 	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"reflect"
 	"regexp"
 	"sort"
@@ -56,6 +55,10 @@ type InstallResult struct {
 	// release history was not read, so Action is Install and Release's
 	// revision 0.
 	Offline bool `json:"offline,omitempty"`
+	// Scripted is true in a plan test: the release history came from the
+	// test's scripted cluster (Action Install or Upgrade, FromRevision),
+	// the objects were rendered offline and not compared.
+	Scripted bool `json:"scripted,omitempty"`
 	// Release is the new revision (or the unchanged one).
 	Release Release `json:"release"`
 	// FromRevision is the revision an upgrade starts from.
@@ -79,6 +82,13 @@ type InstallResult struct {
 // "upgrade rev 4→5 (2 changed, 1 added, 0 removed)", "unchanged rev 5",
 // prefixed with "would " in dry passes.
 func (r *InstallResult) Summary() string {
+	if r.Scripted {
+		what := fmt.Sprintf("%s %s (%d objects)", r.Release.Chart, r.Release.ChartVersion, len(r.Release.Objects))
+		if r.Action == Upgrade {
+			return fmt.Sprintf("would upgrade rev %d→%d: %s", r.FromRevision, r.Release.Revision, what)
+		}
+		return "would install rev 1: " + what
+	}
 	would := ""
 	if r.Planned {
 		would = "would "
@@ -447,53 +457,32 @@ func missingKinds(err error) []string {
 // be in the same release.
 func (c *Client) knownCRDs(ch *chart.Chart, install bool) map[string]crdKind {
 	out := map[string]crdKind{}
-	c.mu.Lock()
-	for k, v := range c.plannedCRDs {
-		out[k] = v
+	for _, k := range c.opts.Planned.Kinds() {
+		out[crdKey(k)] = k
 	}
-	c.mu.Unlock()
 	if install {
 		for _, k := range crdKinds(ch, nil) {
-			out[k.key()] = k
+			out[crdKey(k)] = k
 		}
 	}
 	return out
 }
 
-// planCRDs records the kinds a planned (dry) install would add.
+// planCRDs records the kinds a planned (dry) install would add, in the
+// pass's planned world: kube_apply in the same pass checks its objects
+// against them too (a ClusterIssuer after cert-manager).
 func (c *Client) planCRDs(kinds []crdKind) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, k := range kinds {
-		c.plannedCRDs[k.key()] = k
-		if kc := c.opts.Kube; kc != nil && kc.Planned != nil {
-			// kube_apply in the same pass checks its objects against
-			// these kinds too (a ClusterIssuer after cert-manager).
-			kc.Planned.Kind(schema.GroupKind{Group: k.Group, Kind: k.Kind})
-		}
+		c.opts.Planned.Kind(k)
 	}
 }
 
 // planNamespace records a namespace a planned (dry) install would create.
-func (c *Client) planNamespace(ns string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.plannedNamespaces[ns] = true
-	if kc := c.opts.Kube; kc != nil && kc.Planned != nil {
-		kc.Planned.Namespace(ns)
-	}
-}
+func (c *Client) planNamespace(ns string) { c.opts.Planned.Namespace(ns) }
 
 // plannedNamespace reports whether an earlier step of this dry pass (an
 // install, or a kube_apply of a Namespace) would create ns.
-func (c *Client) plannedNamespace(ns string) bool {
-	if kc := c.opts.Kube; kc != nil && kc.Planned != nil && kc.Planned.HasNamespace(ns) {
-		return true
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.plannedNamespaces[ns]
-}
+func (c *Client) plannedNamespace(ns string) bool { return c.opts.Planned.HasNamespace(ns) }
 
 // renderClientOnly renders without a cluster (pitfall 7: a fresh
 // Configuration each time, and an explicit Kubernetes version).
@@ -548,7 +537,7 @@ func (c *Client) knownCRDList(ch *chart.Chart) []crdKind {
 	for _, k := range m {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	sort.Slice(out, func(i, j int) bool { return crdKey(out[i]) < crdKey(out[j]) })
 	return out
 }
 

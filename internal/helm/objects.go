@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/plate-dev/plate/internal/kube"
 )
 
 // ObjectRef names one Kubernetes object of a release.
@@ -114,13 +116,7 @@ var clusterScoped = map[string]bool{
 // when there is one, then the CRDs the chart (or an earlier step of the
 // pass) brings, then the built-in list.
 func (c *Client) scope(mapper meta.RESTMapper, crds []crdKind) scopeFunc {
-	c.mu.Lock()
-	planned := make([]crdKind, 0, len(c.plannedCRDs))
-	for _, k := range c.plannedCRDs {
-		planned = append(planned, k)
-	}
-	c.mu.Unlock()
-	crds = append(append([]crdKind(nil), crds...), planned...)
+	crds = append(append([]crdKind(nil), crds...), c.opts.Planned.Kinds()...)
 	return func(apiVersion, kind string) bool {
 		gv, err := schema.ParseGroupVersion(apiVersion)
 		if err != nil {
@@ -143,15 +139,11 @@ func (c *Client) scope(mapper meta.RESTMapper, crds []crdKind) scopeFunc {
 	}
 }
 
-// crdKind is a kind a CustomResourceDefinition defines.
-type crdKind struct {
-	Group      string
-	Kind       string
-	Versions   []string
-	Namespaced bool
-}
+// crdKind is a kind a CustomResourceDefinition defines; the planned world
+// of a pass (kube.Planned) records the same.
+type crdKind = kube.PlannedKind
 
-func (k crdKind) key() string { return k.Group + "/" + k.Kind }
+func crdKey(k crdKind) string { return k.Group + "/" + k.Kind }
 
 // crdKinds returns the kinds defined by the chart's crds/ files (and its
 // subcharts') and by CustomResourceDefinitions among objs.
@@ -177,34 +169,7 @@ func crdKinds(ch *chart.Chart, objs []object) []crdKind {
 	return out
 }
 
-func crdKindOf(body map[string]any) (crdKind, bool) {
-	if body["kind"] != "CustomResourceDefinition" {
-		return crdKind{}, false
-	}
-	spec, _ := body["spec"].(map[string]any)
-	names, _ := spec["names"].(map[string]any)
-	k := crdKind{}
-	k.Group, _ = spec["group"].(string)
-	k.Kind, _ = names["kind"].(string)
-	scope, _ := spec["scope"].(string)
-	k.Namespaced = scope != "Cluster"
-	if vs, ok := spec["versions"].([]any); ok {
-		for _, v := range vs {
-			if vm, ok := v.(map[string]any); ok {
-				if n, ok := vm["name"].(string); ok {
-					k.Versions = append(k.Versions, n)
-				}
-			}
-		}
-	}
-	if v, ok := spec["version"].(string); ok && len(k.Versions) == 0 {
-		k.Versions = []string{v}
-	}
-	if k.Group == "" || k.Kind == "" {
-		return crdKind{}, false
-	}
-	return k, true
-}
+func crdKindOf(body map[string]any) (crdKind, bool) { return kube.CRDKind(body) }
 
 // apiVersions lists group/version and group/version/Kind entries for
 // kinds, as chartutil.VersionSet holds them.
