@@ -14,6 +14,7 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/localcluster"
+	"github.com/plate-dev/plate/internal/localfs"
 )
 
 func TestMain(m *testing.M) {
@@ -157,7 +158,7 @@ data: {v: "1"}
 	}
 
 	dir := t.TempDir()
-	w := NewWriter(dir, "b1", time.Now(), "plan.star", Cluster{UID: "u"})
+	w := NewWriter(localfs.Disk, dir, "b1", time.Now(), "plan.star", Cluster{UID: "u"})
 	if err := w.Add(p); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,12 @@ type Part struct {
 	// Skip says why nothing is saved (the release does not exist yet, or
 	// is uninstalled); Files is empty then.
 	Skip string
+	// Unread is true when the pass read nothing (an offline dry run): the
+	// release may or may not exist.
+	Unread bool
+	// Scripted is true in a plan test: the release comes from the scripted
+	// cluster; its objects and files are not known.
+	Scripted bool
 }
 
 // Size is the total size of the part's files.

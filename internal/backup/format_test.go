@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plate-dev/plate/internal/localfs"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -43,7 +44,7 @@ func TestWriterOwnerOnlyAndChecksums(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "backups")
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cl := Cluster{Context: "prod", Server: "https://prod:6443", UID: "uid-1"}
-	w := NewWriter(dir, NewID(at, "plans/deploy_prod.star"), at, "plans/deploy_prod.star", cl)
+	w := NewWriter(localfs.Disk, dir, NewID(at, "plans/deploy_prod.star"), at, "plans/deploy_prod.star", cl)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("the writer made %s before any Add: %v", dir, err)
 	}
@@ -202,7 +203,7 @@ func TestWriterIDTaken(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Now()
 	for i, want := range []string{"20260102T030405Z-p", "20260102T030405Z-p-2"} {
-		w := NewWriter(dir, "20260102T030405Z-p", at, "p.star", Cluster{})
+		w := NewWriter(localfs.Disk, dir, "20260102T030405Z-p", at, "p.star", Cluster{})
 		if err := w.Add(part("r", "ns", map[string]string{"releases/ns/r/values.yaml": "a: 1\n"})); err != nil {
 			t.Fatal(err)
 		}

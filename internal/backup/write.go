@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/localfs"
 )
 
 // Identify reads the identity of kc's cluster: its API server URL and the
@@ -31,15 +31,21 @@ func Identify(ctx context.Context, kc *kube.Client) (Cluster, error) {
 // other, into one directory. Nothing is written before the first Add.
 type Writer struct {
 	dir string
-	mu  sync.Mutex
-	m   Manifest
+	// fs is the pass's file system: the disk in a run, a plan that
+	// records instead of writing in dry passes.
+	fs   localfs.FS
+	mu   sync.Mutex
+	m    Manifest
+	size Size
 	// made is true once the backup's directory exists.
 	made bool
 }
 
-// NewWriter returns a writer of backup id under the backups directory dir.
-func NewWriter(dir, id string, created time.Time, plan string, cluster Cluster) *Writer {
-	return &Writer{dir: dir, m: Manifest{
+// NewWriter returns a writer of backup id under the backups directory dir,
+// writing through fsys (localfs.Disk in a run; a localfs.Plan in dry
+// passes, which writes nothing).
+func NewWriter(fsys localfs.FS, dir, id string, created time.Time, plan string, cluster Cluster) *Writer {
+	return &Writer{dir: dir, fs: fsys, m: Manifest{
 		Format:     Format,
 		ID:         id,
 		Created:    created.UTC(),
@@ -92,11 +98,24 @@ func (w *Writer) Releases() int {
 	return len(w.m.Releases)
 }
 
-// Size is the size of what the backup holds so far.
+// Size is the size of the release files the backup holds so far (written,
+// or in a dry pass planned).
 func (w *Writer) Size() Size {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.m.Size(w.dir)
+	return w.size
+}
+
+// Planned reports whether the writer only plans: its file system records
+// writes instead of making them (a dry pass).
+func (w *Writer) Planned() bool { return w.fs.Dry() }
+
+// SetCluster records the cluster the backup is made from; it must come
+// before the first Add.
+func (w *Writer) SetCluster(c Cluster) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.m.Cluster = c
 }
 
 // Add writes a release's files (0600, in 0700 directories) and records it
@@ -121,10 +140,11 @@ func (w *Writer) Add(p *Part) error {
 	sort.Strings(names)
 	base := w.path()
 	for _, f := range names {
-		if err := writeFile(base, f, p.Files[f], true); err != nil {
+		if err := w.writeFile(base, f, p.Files[f], true); err != nil {
 			return err
 		}
 		w.m.Files[f] = Checksum(p.Files[f])
+		w.size += Size(len(p.Files[f]))
 	}
 	w.m.Releases = append(w.m.Releases, p.Release)
 	return w.writeManifest()
@@ -136,11 +156,11 @@ func (w *Writer) makeDir() error {
 	if w.made {
 		return nil
 	}
-	if _, err := os.Stat(w.dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(w.dir, DirMode); err != nil {
+	if _, err := w.fs.Stat(w.dir); errors.Is(err, fs.ErrNotExist) {
+		if err := w.fs.MkdirAll(w.dir, DirMode); err != nil {
 			return fmt.Errorf("making the backups directory: %w", err)
 		}
-		if err := writeFile(w.dir, ".gitignore", []byte("# Backups hold secrets: never commit them.\n*\n"), true); err != nil {
+		if err := w.writeFile(w.dir, ".gitignore", []byte("# Backups hold secrets: never commit them.\n*\n"), true); err != nil {
 			return err
 		}
 	}
@@ -148,7 +168,7 @@ func (w *Writer) makeDir() error {
 	// one takes the next free suffix.
 	id := w.m.ID
 	for n := 2; ; n++ {
-		err := os.Mkdir(w.path(), DirMode)
+		err := w.fs.Mkdir(w.path(), DirMode)
 		if err == nil {
 			break
 		}
@@ -156,9 +176,6 @@ func (w *Writer) makeDir() error {
 			return fmt.Errorf("making the backup directory: %w", err)
 		}
 		w.m.ID = fmt.Sprintf("%s-%d", id, n)
-	}
-	if err := os.Chmod(w.path(), DirMode); err != nil {
-		return err
 	}
 	w.made = true
 	return nil
@@ -171,10 +188,10 @@ func (w *Writer) writeManifest() error {
 	}
 	data = append(data, '\n')
 	tmp := ManifestFile + ".tmp"
-	if err := writeFile(w.path(), tmp, data, false); err != nil {
+	if err := w.writeFile(w.path(), tmp, data, false); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(w.path(), tmp), filepath.Join(w.path(), ManifestFile)); err != nil {
+	if err := w.fs.Rename(filepath.Join(w.path(), tmp), filepath.Join(w.path(), ManifestFile)); err != nil {
 		return fmt.Errorf("backup %s: %w", w.m.ID, err)
 	}
 	return nil
@@ -183,30 +200,13 @@ func (w *Writer) writeManifest() error {
 // writeFile writes data to base/name (slash-separated) with mode 0600,
 // making missing directories 0700. With exclusive it refuses to replace a
 // file.
-func writeFile(base, name string, data []byte, exclusive bool) error {
+func (w *Writer) writeFile(base, name string, data []byte, exclusive bool) error {
 	p := filepath.Join(base, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
+	if err := w.fs.MkdirAll(filepath.Dir(p), DirMode); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if exclusive {
-		flags |= os.O_EXCL
-	}
-	f, err := os.OpenFile(p, flags, FileMode)
-	if err != nil {
+	if err := w.fs.WriteFile(p, data, FileMode, exclusive); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := f.Chmod(FileMode); err != nil {
-		f.Close()
-		return fmt.Errorf("backup: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("backup: %w", err)
-	}
-	return f.Close()
+	return nil
 }
