@@ -9,6 +9,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -23,19 +24,20 @@ import (
 	"github.com/plate-dev/plate/internal/trace"
 )
 
-// Builtin describes one plate builtin: its name, signature, documentation,
-// effect and implementation. The signature and doc are the single source of
-// the reference (docs/builtins.md, `plate help BUILTIN`).
+// Builtin describes one plate builtin: its name, parameters, documentation,
+// effect and implementation. Params and Doc are the single source of the
+// reference (docs/builtins.md, `plate help BUILTIN`), of the names the trace
+// gives positional arguments, and of the list Call.Unpack unpacks.
 type Builtin struct {
 	Name string
-	// Params are the parameter names in UnpackArgs form: "release",
-	// "namespace?" for optional ones, "*targets" for a variadic tuple.
-	// They name positional arguments in the trace.
+	// Params declare the parameters once, in order, as the signature shows
+	// them: "release" (required), "namespace=None" or `timeout="5m"`
+	// (optional, with the default the signature shows), "*targets" (the
+	// positional arguments, which the builtin takes itself). Parameters
+	// after a "*x" are keyword-only. A Concurrent builtin declares
+	// "needs=…" too; the wrapper takes it, Fn never sees it.
 	Params []string
-	// Signature is the Python-style signature shown in docs, e.g.
-	// `helm_install(release, chart, namespace=None, …)`.
-	Signature string
-	// Doc is the reference text (Markdown).
+	// Doc is the reference text (Markdown). It names every parameter.
 	Doc    string
 	Effect engine.Effect
 	// Pure builtins build values (secret) and emit no trace event; they
@@ -49,6 +51,70 @@ type Builtin struct {
 	// Fn implements the builtin. It unpacks its arguments with c.Unpack,
 	// sets c.Report.Summary, and returns its value.
 	Fn func(c *Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+}
+
+// Param is one declared parameter.
+type Param struct {
+	Name string
+	// Default is the default as the signature shows it; "" for a
+	// required parameter.
+	Default  string
+	Variadic bool
+}
+
+// Optional reports whether the parameter may be left out.
+func (p Param) Optional() bool { return p.Default != "" }
+
+// ParseParam parses one entry of Builtin.Params.
+func ParseParam(s string) Param {
+	if name, ok := strings.CutPrefix(s, "*"); ok {
+		return Param{Name: name, Variadic: true}
+	}
+	name, def, _ := strings.Cut(s, "=")
+	return Param{Name: name, Default: def}
+}
+
+// Parameters returns the declared parameters.
+func (b Builtin) Parameters() []Param {
+	out := make([]Param, len(b.Params))
+	for i, s := range b.Params {
+		out[i] = ParseParam(s)
+	}
+	return out
+}
+
+// Signature is the Python-style signature shown in docs:
+// `helm_install(release, chart, namespace=None, …)`.
+func (b Builtin) Signature() string {
+	return b.Name + "(" + strings.Join(b.Params, ", ") + ")"
+}
+
+// unpackNames is the UnpackArgs list of the declaration: optional
+// parameters take "??" (None means not given), the variadic one and the
+// wrapper's needs= are left out.
+func (b Builtin) unpackNames() []string {
+	var out []string
+	for _, p := range b.Parameters() {
+		switch {
+		case p.Variadic, b.Concurrent && p.Name == "needs":
+		case p.Optional():
+			out = append(out, p.Name+"??")
+		default:
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// variadic reports whether the builtin takes its positional arguments
+// itself.
+func (b Builtin) variadic() bool {
+	for _, p := range b.Parameters() {
+		if p.Variadic {
+			return true
+		}
+	}
+	return false
 }
 
 // Plugin is a family of builtins.
@@ -118,12 +184,50 @@ type Call struct {
 	Name   string
 	run    *Run
 	file   string
+	// builtin is the declaration of the called builtin.
+	builtin Builtin
 }
 
-// Unpack unpacks the arguments like starlark.UnpackArgs, in the builtin's
-// name.
-func (c *Call) Unpack(args starlark.Tuple, kwargs []starlark.Tuple, pairs ...any) error {
+// Unpack unpacks the call's arguments into dst, one pointer per declared
+// parameter in declaration order (the variadic parameter and needs= left
+// out: a builtin with "*x" takes args itself). A None argument for an
+// optional parameter leaves it as not given. Errors name the builtin.
+func (c *Call) Unpack(args starlark.Tuple, kwargs []starlark.Tuple, dst ...any) error {
+	names := c.builtin.unpackNames()
+	if len(names) != len(dst) {
+		return fmt.Errorf("internal error: %s declares %d parameters but unpacks %d", c.Name, len(names), len(dst))
+	}
+	if c.builtin.variadic() {
+		args = nil
+	}
+	pairs := make([]any, 0, 2*len(dst))
+	for i, n := range names {
+		pairs = append(pairs, n, dst[i])
+	}
 	return starlark.UnpackArgs(c.Name, args, kwargs, pairs...)
+}
+
+// Namespace resolves a namespace argument ("" when none was given) by
+// plate's one rule: -n, else the kube context's, else "default"; an invalid
+// name is a usage error naming the builtin.
+func (c *Call) Namespace(arg string) (string, error) {
+	ns, err := c.Engine.Namespace(arg)
+	if err != nil {
+		return "", exit.Errorf(exit.Usage, "%s: %v", c.Name, err)
+	}
+	return ns, nil
+}
+
+// Fail prefixes an error with the builtin's name, keeping its exit code
+// (plan failed when it has none).
+func (c *Call) Fail(err error) error {
+	var xe *exit.Error
+	if errors.As(err, &xe) {
+		cp := *xe
+		cp.Msg = c.Name + ": " + xe.Msg
+		return &cp
+	}
+	return exit.Wrap(exit.PlanFailed, fmt.Errorf("%s: %w", c.Name, err))
 }
 
 // Path resolves a path written in a plan: "//x" is relative to the project
@@ -159,7 +263,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 			return nil, fmt.Errorf("%s: called outside a plate run", b.Name)
 		}
 		if b.Pure {
-			c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Name: b.Name, run: run, Report: &engine.Report{}}
+			c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Name: b.Name, run: run, Report: &engine.Report{}, builtin: b}
 			return callPure(b, c, args, kwargs)
 		}
 		pos, stack := Position(thread)
@@ -172,7 +276,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 			Effect:  b.Effect,
 			Pos:     pos,
 			Stack:   stack,
-			Args:    trace.RedactArgs(namedArgs(b.Params, args, kwargs)),
+			Args:    trace.RedactArgs(namedArgs(b.Parameters(), args, kwargs)),
 		}
 		if needs != nil {
 			return goConcurrent(thread, run, b, step, needs, args, kwargs)
@@ -186,7 +290,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 		if err != nil {
 			return nil, err
 		}
-		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: pos.File}
+		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: pos.File, builtin: b}
 		var result starlark.Value
 		err = run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
 			c.Ctx, c.Report = ctx, r
@@ -239,7 +343,7 @@ func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Ste
 		}
 		th := &starlark.Thread{Name: "step " + step.ID, Print: thread.Print, Load: thread.Load}
 		SetRun(th, run)
-		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: step.Pos.File}
+		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: step.Pos.File, builtin: b}
 		v, err := b.Fn(c, a, k)
 		fut.val = v
 		return err
@@ -353,21 +457,20 @@ func toPos(file string, line, col int) trace.Pos {
 
 // namedArgs names a call's arguments by the builtin's parameters, for the
 // trace. Values are converted to plain Go data with secrets still marked.
-func namedArgs(params []string, args starlark.Tuple, kwargs []starlark.Tuple) map[string]any {
+func namedArgs(params []Param, args starlark.Tuple, kwargs []starlark.Tuple) map[string]any {
 	out := map[string]any{}
 	var variadic string
 	var names []string
 	for _, p := range params {
-		p = strings.TrimSuffix(p, "?")
-		if strings.HasPrefix(p, "*") {
-			variadic = strings.TrimPrefix(p, "*")
+		if p.Variadic {
+			variadic = p.Name
 			continue
 		}
 		if variadic != "" {
 			// Parameters after *args are keyword-only.
 			break
 		}
-		names = append(names, p)
+		names = append(names, p.Name)
 	}
 	var rest []any
 	for i, a := range args {

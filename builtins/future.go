@@ -108,6 +108,14 @@ func (f *Future) Objects() []ObjectRef {
 	return nil
 }
 
+// Release waits for the step and names the release of its value, if any.
+func (f *Future) Release() string {
+	if os, ok := f.resolved().(ObjectSet); ok {
+		return os.Release()
+	}
+	return ""
+}
+
 // Describe names the step.
 func (f *Future) Describe() string {
 	return fmt.Sprintf("the result of %s (step %s at %s)", f.builtin, f.task.Step.ID, f.task.Step.Pos)

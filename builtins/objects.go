@@ -16,6 +16,8 @@ type ObjectSet interface {
 	Objects() []ObjectRef
 	// Describe names the set for messages ("release plate-api in plate-stg").
 	Describe() string
+	// Release names the Helm release the set is, "" when it is none.
+	Release() string
 }
 
 // StepValue is implemented by values an effectful builtin returns, so that

@@ -9,15 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
-	"weak"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/plate-dev/plate/builtins"
 	bhelm "github.com/plate-dev/plate/builtins/helm"
@@ -35,10 +32,9 @@ func (Plugin) Name() string { return "backup" }
 // Builtins lists the family.
 func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{{
-		Name:      "backup",
-		Params:    []string{"*releases", "namespace?", "dest?"},
-		Signature: "backup(*releases, namespace=None, dest=None)",
-		Effect:    engine.Write,
+		Name:   "backup",
+		Params: []string{"*releases", "namespace=None", "dest=None"},
+		Effect: engine.Write,
 		Doc: `Backs up Helm releases before the plan changes them, so that ` + "`plate backup restore`" + `
 can bring them back. Each release is a name or a release value (what helm_install or
 helm_release return); ` + "`namespace`" + ` applies to names (default: ` + "`-n`" + `, else the
@@ -75,32 +71,20 @@ Returns a struct: ` + "`id`" + `, ` + "`path`" + `, ` + "`releases`" + ` (dicts 
 	}}
 }
 
-// runs holds the backup state of each pass, keyed weakly by its engine so
-// that a finished pass's state goes away with it.
-var runs sync.Map // weak.Pointer[engine.Engine] → *runState
-
 // runState is one pass's backups: one per backups directory (normally
-// one), created by the first backup() call.
+// one), created by the first backup() call. It lives in the pass's state
+// slot (engine.State), so it ends with the pass.
 type runState struct {
 	mu      sync.Mutex
 	writers map[string]*backup.Writer
-	// planned are the releases a dry pass would have saved, per directory,
-	// with the call that would have saved them.
-	planned map[string]map[string]string
-	size    map[string]backup.Size
 }
 
-func stateOf(e *engine.Engine) *runState {
-	k := weak.Make(e)
-	if v, ok := runs.Load(k); ok {
-		return v.(*runState)
-	}
-	st := &runState{writers: map[string]*backup.Writer{}, planned: map[string]map[string]string{}, size: map[string]backup.Size{}}
-	v, loaded := runs.LoadOrStore(k, st)
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[engine.Engine]) { runs.Delete(k) }, k)
-	}
-	return v.(*runState)
+type stateKey struct{}
+
+func stateOf(c *builtins.Call) *runState {
+	return c.Engine.State(stateKey{}, func() any {
+		return &runState{writers: map[string]*backup.Writer{}}
+	}).(*runState)
 }
 
 // target is one release to back up.
@@ -112,14 +96,14 @@ func releasesOf(c *builtins.Call, args starlark.Tuple, ns string) ([]target, err
 	add = func(v starlark.Value, depth int) error {
 		switch x := v.(type) {
 		case starlark.String:
-			namespace, err := namespaceOf(c, ns)
+			namespace, err := c.Namespace(ns)
 			if err != nil {
 				return err
 			}
 			out = append(out, target{string(x), namespace})
 			return nil
 		case *bhelm.ReleaseValue:
-			rel := x.Release()
+			rel := x.Info()
 			if ns != "" && ns != rel.Namespace {
 				return exit.Errorf(exit.Usage, "backup: release %s is in namespace %s, not %s", rel.Name, rel.Namespace, ns)
 			}
@@ -157,57 +141,22 @@ func releasesOf(c *builtins.Call, args starlark.Tuple, ns string) ([]target, err
 	return out, nil
 }
 
-// namespaceOf resolves a namespace argument: the argument, else -n, else
-// the context's, else "default".
-func namespaceOf(c *builtins.Call, ns string) (string, error) {
-	if ns == "" {
-		ns = c.Engine.KubeSettings().Namespace
-	}
-	if ns == "" && !c.Engine.Offline() {
-		if kc, err := c.Engine.Kube(); err == nil {
-			ns = kc.Namespace
-		}
-	}
-	if ns == "" {
-		ns = "default"
-	}
-	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-		return "", exit.Errorf(exit.Usage, "backup: namespace %q is not a valid name: %s", ns, errs[0])
-	}
-	return ns, nil
-}
-
-// optString unpacks an optional string that may be None.
-type optString struct{ s string }
-
-func (o *optString) Unpack(v starlark.Value) error {
-	switch v := v.(type) {
-	case starlark.NoneType:
-		o.s = ""
-	case starlark.String:
-		o.s = string(v)
-	default:
-		return fmt.Errorf("got %s, want a string or None", v.Type())
-	}
-	return nil
-}
-
 func backupFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var ns, dest optString
-	if err := c.Unpack(nil, kwargs, "namespace?", &ns, "dest?", &dest); err != nil {
+	var ns, dest string
+	if err := c.Unpack(args, kwargs, &ns, &dest); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	if dest.s != "" && strings.TrimSpace(dest.s) == "" {
-		return nil, exit.Errorf(exit.Usage, "backup: dest: want a directory, got %q", dest.s)
+	if dest != "" && strings.TrimSpace(dest) == "" {
+		return nil, exit.Errorf(exit.Usage, "backup: dest: want a directory, got %q", dest)
 	}
-	targets, err := releasesOf(c, args, ns.s)
+	targets, err := releasesOf(c, args, ns)
 	if err != nil {
 		return nil, err
 	}
 	root := c.Path("//")
 	dir := backup.DefaultDir(root)
-	if dest.s != "" {
-		dir = c.Path(dest.s)
+	if dest != "" {
+		dir = c.Path(dest)
 	}
 	if err := backup.CheckDir(dir); err != nil {
 		return nil, exit.Errorf(exit.Usage, "backup: cannot write backups under %s: %v", dir, err)
@@ -216,108 +165,60 @@ func backupFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	if len(c.Step.Stack) > 0 {
 		plan = c.Step.Stack[0].Pos.File
 	}
-	st := stateOf(c.Engine)
+	now := c.Engine.Recorder().Now()
+	st := stateOf(c)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	w := st.writers[dir]
 	if w == nil {
-		id := backup.NewID(c.Engine.Recorder().Now(), plan)
-		w = backup.NewWriter(dir, id, c.Engine.Recorder().Now(), plan, backup.Cluster{})
-	}
-	display := displayPath(root, w.Path())
-	if sc := c.Engine.Script(); sc != nil {
-		return scripted(c, sc, targets, w, root, dir, display)
-	}
-	if c.Engine.Offline() {
-		var names []string
-		for _, t := range targets {
-			names = append(names, t.name)
-		}
-		c.Report.Summary = fmt.Sprintf("would back up %s to %s (offline: the cluster is not read)", strings.Join(names, ", "), display)
-		return result(w, display, nil, nil, true), nil
-	}
-	kc, err := c.Engine.Kube()
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("backup: %w", err))
-	}
-	hc, err := c.Engine.Helm()
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("backup: %w", err))
-	}
-	if st.writers[dir] == nil {
-		id, err := backup.Identify(c.Ctx, kc)
+		src, err := c.Engine.Backups().Source(c.Ctx)
 		if err != nil {
-			return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("backup: %w", err))
+			return nil, fail(err)
 		}
-		w = backup.NewWriter(dir, w.ID(), c.Engine.Recorder().Now(), plan, id)
+		// The pass's file system: the disk in a run, a plan that writes
+		// nothing in every dry pass.
+		w = backup.NewWriter(c.Engine.Files(), dir, backup.NewID(now, plan), now, plan, src)
 		st.writers[dir] = w
-		st.planned[dir] = map[string]string{}
 	}
-	planned := !c.Engine.Writes()
-	det := &Detail{ID: w.ID(), Path: display, Planned: planned, VolumeData: backup.VolumeData, Restore: restoreCommand(root, dir, w.ID())}
+	det := &Detail{Planned: w.Planned(), VolumeData: backup.VolumeData}
 	var parts []*backup.Part
+	var unread []string
 	for _, t := range targets {
-		key := t.namespace + "/" + t.name
 		if r := w.Release(t.name, t.namespace); r != nil {
 			det.Already = append(det.Already, fmt.Sprintf("%s (rev %d, saved by the call at %s)", t.name, r.RestoreRevision, r.Pos))
 			continue
 		}
-		if pos, ok := st.planned[dir][key]; ok {
-			det.Already = append(det.Already, fmt.Sprintf("%s (saved by the call at %s)", t.name, pos))
-			continue
-		}
-		p, err := backup.Collect(c.Ctx, kc, hc, t.name, t.namespace)
+		p, err := c.Engine.Backups().Collect(c.Ctx, t.name, t.namespace)
 		if err != nil {
 			return nil, fail(err)
 		}
-		p.Release.Saved = c.Engine.Recorder().Now().UTC()
+		if p.Unread {
+			unread = append(unread, t.name)
+			continue
+		}
+		p.Release.Saved = now.UTC()
 		p.Release.Pos = c.Step.Pos.String()
 		if p.Skip != "" {
 			det.Skipped = append(det.Skipped, p.Skip)
 			continue
 		}
-		if planned {
-			st.planned[dir][key] = p.Release.Pos
-			st.size[dir] += p.Size()
-		} else if err := w.Add(p); err != nil {
+		if err := w.Add(p); err != nil {
 			return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("backup: %w", err))
 		}
+		det.Scripted = det.Scripted || p.Scripted
 		parts = append(parts, p)
 		det.Releases = append(det.Releases, describe(p))
 	}
-	size := st.size[dir]
-	if !planned {
-		size = w.Size()
-		// The first Add may have given the ID a suffix.
-		display = displayPath(root, w.Path())
-		det.ID, det.Path, det.Restore = w.ID(), display, restoreCommand(root, dir, w.ID())
+	// The first Add may have given the ID a suffix.
+	display := displayPath(root, w.Path())
+	det.ID, det.Path, det.Restore, det.Size = w.ID(), display, restoreCommand(root, dir, w.ID()), w.Size()
+	if len(unread) > 0 {
+		c.Report.Summary = fmt.Sprintf("would back up %s to %s (offline: the cluster is not read)", strings.Join(unread, ", "), display)
+		return result(w, display, nil, nil, true), nil
 	}
-	det.Size = size
 	c.Report.Summary = det.summary()
 	c.Report.Detail = det
-	return result(w, display, parts, det, planned), nil
-}
-
-// scripted answers a backup() call of a plan test: the scripted cluster
-// says which releases exist; their objects are not known.
-func scripted(c *builtins.Call, sc *engine.Script, targets []target, w *backup.Writer, root, dir, display string) (starlark.Value, error) {
-	det := &Detail{ID: w.ID(), Path: display, Planned: true, VolumeData: backup.VolumeData, Restore: restoreCommand(root, dir, w.ID())}
-	var parts []*backup.Part
-	for _, t := range targets {
-		r := sc.Release(t.name, t.namespace)
-		if r == nil || r.Status == "uninstalled" {
-			det.Skipped = append(det.Skipped, fmt.Sprintf("release %s does not exist in namespace %s yet", t.name, t.namespace))
-			continue
-		}
-		p := &backup.Part{Release: backup.Release{Name: r.Name, Namespace: t.namespace, Revision: r.Revision, Status: r.Status, RestoreRevision: r.Revision}}
-		parts = append(parts, p)
-		det.Releases = append(det.Releases, ReleaseDetail{Name: r.Name, Namespace: t.namespace, Revision: r.Revision, Status: r.Status,
-			RestoreRevision: r.Revision, Chart: r.Chart + " " + r.ChartVersion, Objects: []string{}})
-	}
-	det.Scripted = true
-	c.Report.Summary = det.summary()
-	c.Report.Detail = det
-	return result(w, display, parts, det, true), nil
+	return result(w, display, parts, det, det.Planned), nil
 }
 
 func fail(err error) error {

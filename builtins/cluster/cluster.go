@@ -3,19 +3,17 @@
 package cluster
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"regexp"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
-	"github.com/plate-dev/plate/internal/kube"
-	"github.com/plate-dev/plate/internal/trace"
 )
 
 // Plugin is the cluster family.
@@ -28,9 +26,8 @@ func (Plugin) Name() string { return "cluster" }
 func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
-			Name:      "cluster",
-			Signature: "cluster()",
-			Effect:    engine.Read,
+			Name:   "cluster",
+			Effect: engine.Read,
 			Doc: `Returns the target cluster as a struct: ` + "`context`" + ` (the kubeconfig context),
 ` + "`server`" + ` (the API server URL), ` + "`uid`" + ` (the UID of the kube-system namespace,
 which identifies a cluster across renames), ` + "`namespace`" + ` (the default namespace)
@@ -39,10 +36,9 @@ run, where the other fields are empty).`,
 			Fn: clusterFn,
 		},
 		{
-			Name:      "require_cluster",
-			Params:    []string{"name?", "uid?", "override?"},
-			Signature: `require_cluster(name=None, uid=None, override=False)`,
-			Effect:    engine.Read,
+			Name:   "require_cluster",
+			Params: []string{"name=None", "uid=None", "override=False"},
+			Effect: engine.Read,
 			Doc: `Stops the plan unless the target cluster is the expected one, before any
 write (it runs in the preflight).
 
@@ -62,35 +58,7 @@ In an offline dry run nothing is checked (and cluster() returns empty fields).`,
 	}
 }
 
-type identity struct {
-	Context, Server, UID, Namespace, Version string
-	Offline                                  bool
-}
-
-func identify(ctx context.Context, c *builtins.Call) (*identity, error) {
-	if sc := c.Engine.Script(); sc != nil {
-		return &identity{Context: sc.Context, Server: sc.Server, UID: sc.UID, Namespace: "default", Version: "scripted"}, nil
-	}
-	cl, err := c.Engine.Kube()
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("%s: %w", c.Name, err))
-	}
-	return identifyClient(ctx, cl)
-}
-
-func identifyClient(ctx context.Context, cl *kube.Client) (*identity, error) {
-	ns, err := cl.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
-	if err != nil {
-		return nil, exit.Errorf(exit.Usage, "cannot identify the cluster of %s: %v", cl.Describe(), err)
-	}
-	id := &identity{Context: cl.ContextName, Server: cl.Server, UID: string(ns.UID), Namespace: cl.Namespace}
-	if v, err := cl.Clientset.Discovery().ServerVersion(); err == nil {
-		id.Version = v.GitVersion
-	}
-	return id, nil
-}
-
-func (id *identity) value() starlark.Value {
+func value(id *engine.Identity) starlark.Value {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"context":   starlark.String(id.Context),
 		"server":    starlark.String(id.Server),
@@ -101,30 +69,33 @@ func (id *identity) value() starlark.Value {
 	})
 }
 
-func (id *identity) String() string {
-	return fmt.Sprintf("context %q, server %s, uid %s", id.Context, id.Server, id.UID)
+func identify(c *builtins.Call) (*engine.Identity, error) {
+	id, err := c.Engine.Cluster().Identify(c.Ctx)
+	if err != nil {
+		return nil, c.Fail(err)
+	}
+	return id, nil
 }
 
 func clusterFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := c.Unpack(args, kwargs); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	if c.Engine.Offline() && c.Engine.Script() == nil {
-		c.Report.Summary = "offline: the cluster was not read"
-		return (&identity{Offline: true}).value(), nil
-	}
-	id, err := identify(c.Ctx, c)
+	id, err := identify(c)
 	if err != nil {
 		return nil, err
 	}
 	c.Report.Summary = id.String()
-	return id.value(), nil
+	if id.Offline {
+		c.Report.Summary = "offline: the cluster was not read"
+	}
+	return value(id), nil
 }
 
 func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, uid string
 	var override bool
-	if err := c.Unpack(args, kwargs, "name?", &name, "uid?", &uid, "override?", &override); err != nil {
+	if err := c.Unpack(args, kwargs, &name, &uid, &override); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	if name == "" && uid == "" {
@@ -137,13 +108,13 @@ func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tup
 			return nil, exit.Errorf(exit.Usage, "require_cluster: name: %v", err)
 		}
 	}
-	if c.Engine.Offline() && c.Engine.Script() == nil {
-		c.Report.Summary = fmt.Sprintf("would check the cluster against name %q uid %q (offline: not checked)", name, uid)
-		return (&identity{Offline: true}).value(), nil
-	}
-	id, err := identify(c.Ctx, c)
+	id, err := identify(c)
 	if err != nil {
 		return nil, err
+	}
+	if id.Offline {
+		c.Report.Summary = fmt.Sprintf("would check the cluster against name %q uid %q (offline: not checked)", name, uid)
+		return value(id), nil
 	}
 	var problems []string
 	if re != nil && !re.MatchString(id.Context) && !re.MatchString(id.Server) {
@@ -154,7 +125,7 @@ func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tup
 	}
 	if len(problems) == 0 {
 		c.Report.Summary = "cluster ok: " + id.String()
-		return id.value(), nil
+		return value(id), nil
 	}
 	msg := "wrong cluster: " + problems[0]
 	if len(problems) > 1 {
@@ -163,27 +134,26 @@ func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tup
 	if !override {
 		return nil, &exit.Error{Code: exit.Usage, Msg: msg, Hint: "point --context at the intended cluster, or pass the plan's override parameter to deploy here anyway"}
 	}
-	// Overridden: a warning plus a second, explicit confirmation.
-	eng := c.Engine
-	question := fmt.Sprintf("%s. Deploy to this cluster anyway?", msg)
+	// Overridden: a warning plus a second, explicit confirmation, by the
+	// same rule as confirm().
+	a, err := c.Engine.Asker().Confirm(c.Ctx, msg+". Deploy to this cluster anyway?", false)
 	switch {
-	case eng.Pass() == trace.DryRun:
-		c.Report.Summary = "WARNING " + msg + " (override: would ask again)"
-	case eng.Yes():
-		c.Report.Summary = "WARNING " + msg + " (override confirmed by --yes)"
-	case eng.Prompter() == nil || !eng.Prompter().CanPrompt():
+	case errors.Is(err, ask.ErrNoTerminal):
 		return nil, exit.Errorf(exit.Aborted, "%s; the override needs a confirmation: no terminal to ask on; pass --yes", msg)
-	case eng.Pass() == trace.Preflight:
+	case errors.Is(err, ask.ErrDeclined):
+		return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
+	case err != nil:
+		return nil, exit.Wrap(exit.Aborted, err)
+	}
+	switch {
+	case a.How == engine.WouldAsk:
+		c.Report.Summary = "WARNING " + msg + " (override: would ask again)"
+	case a.Yes:
+		c.Report.Summary = "WARNING " + msg + " (override confirmed by --yes)"
+	case a.How == engine.WillAsk:
 		c.Report.Summary = "WARNING " + msg + " (override: will ask again)"
 	default:
-		ok, err := eng.Prompter().Confirm(question, false)
-		if err != nil {
-			return nil, exit.Wrap(exit.Aborted, err)
-		}
-		if !ok {
-			return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
-		}
 		c.Report.Summary = "WARNING " + msg + " (override confirmed)"
 	}
-	return id.value(), nil
+	return value(id), nil
 }

@@ -16,9 +16,9 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
-	"github.com/plate-dev/plate/internal/trace"
 )
 
 // Plugin is the core family.
@@ -31,13 +31,12 @@ func (Plugin) Name() string { return "core" }
 func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
-			Name:      "confirm",
-			Params:    []string{"message", "default?"},
-			Signature: "confirm(message, default=False)",
-			Effect:    engine.Ask,
-			Doc: `Asks the user to confirm before the plan goes on, and returns True.
+			Name:   "confirm",
+			Params: []string{"message", "default=False"},
+			Effect: engine.Ask,
+			Doc: `Asks the user to confirm ` + "`message`" + ` before the plan goes on, and returns True.
 
-- On a terminal it asks ` + "`message [y/N]`" + ` (` + "`[Y/n]`" + ` when default is True); an empty
+- On a terminal it asks ` + "`message [y/N]`" + ` (` + "`[Y/n]`" + ` when ` + "`default`" + ` is True); an empty
   answer means default.
 - ` + "`--yes`" + ` answers yes without asking; the trace records that it did.
 - Without a terminal and without ` + "`--yes`" + ` the run stops with exit code 4 before its
@@ -48,31 +47,28 @@ func (Plugin) Builtins() []builtins.Builtin {
 			Fn: confirm,
 		},
 		{
-			Name:      "read_file",
-			Params:    []string{"path"},
-			Signature: "read_file(path)",
-			Effect:    engine.Read,
-			Doc: `Returns the contents of a local file as a string. The path is relative to
+			Name:   "read_file",
+			Params: []string{"path"},
+			Effect: engine.Read,
+			Doc: `Returns the contents of a local file as a string. The ` + "`path`" + ` is relative to
 the plan file that contains the call, or ` + "`//`" + ` from the project root.`,
 			Fn: readFile,
 		},
 		{
-			Name:      "read_yaml",
-			Params:    []string{"path"},
-			Signature: "read_yaml(path)",
-			Effect:    engine.Read,
-			Doc: `Reads a local YAML (or JSON) file and returns its value: dicts, lists,
+			Name:   "read_yaml",
+			Params: []string{"path"},
+			Effect: engine.Read,
+			Doc: `Reads a local YAML (or JSON) file at ` + "`path`" + ` and returns its value: dicts, lists,
 strings, numbers, bools and None. A file of several documents returns a list of
 them. Errors name the file and line. Paths resolve as for read_file.`,
 			Fn: readYAML,
 		},
 		{
-			Name:      "secret",
-			Params:    []string{"value"},
-			Signature: "secret(value)",
-			Effect:    engine.Read,
-			Pure:      true,
-			Doc: `Marks a string as secret. The value works wherever a string does in
+			Name:   "secret",
+			Params: []string{"value"},
+			Effect: engine.Read,
+			Pure:   true,
+			Doc: `Marks a string ` + "`value`" + ` as secret. The value works wherever a string does in
 values and manifests, but the trace, print() and error messages show <redacted>.`,
 			Fn: secret,
 		},
@@ -82,60 +78,41 @@ values and manifests, but the trace, print() and error messages show <redacted>.
 func confirm(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var message string
 	var def bool
-	if err := c.Unpack(args, kwargs, "message", &message, "default?", &def); err != nil {
+	if err := c.Unpack(args, kwargs, &message, &def); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	eng := c.Engine
-	switch eng.Pass() {
-	case trace.DryRun:
-		if sc := eng.Script(); sc != nil {
-			// plate test: the scripted answer.
-			if !sc.Confirm() {
-				c.Report.Summary = "declined (scripted): " + message
-				return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
-			}
-			c.Report.Summary = "confirmed (scripted): " + message
-			return starlark.True, nil
-		}
-		c.Report.Summary = "would ask: " + message
-		if eng.Yes() {
-			c.Report.Summary += " (--yes answers yes)"
-		}
-		return starlark.True, nil
-	case trace.Preflight:
-		c.Report.Summary = "will ask: " + message
-		if eng.Yes() {
-			c.Report.Summary += " (--yes answers yes)"
-			return starlark.True, nil
-		}
-		if p := eng.Prompter(); p == nil || !p.CanPrompt() {
-			return nil, exit.Errorf(exit.Aborted, "confirm: cannot ask %q: no terminal to ask on; pass --yes to answer yes", message)
-		}
-		return starlark.True, nil
-	}
-	if eng.Yes() {
-		c.Report.Summary = "confirmed by --yes: " + message
-		return starlark.True, nil
-	}
-	p := eng.Prompter()
-	if p == nil || !p.CanPrompt() {
+	a, err := c.Engine.Asker().Confirm(c.Ctx, message, def)
+	switch {
+	case errors.Is(err, ask.ErrNoTerminal):
 		return nil, exit.Errorf(exit.Aborted, "confirm: cannot ask %q: no terminal to ask on; pass --yes to answer yes", message)
-	}
-	ok, err := p.Confirm(message, def)
-	if err != nil {
-		return nil, exit.Wrap(exit.Aborted, fmt.Errorf("confirm: %w", err))
-	}
-	if !ok {
+	case errors.Is(err, ask.ErrDeclined):
 		c.Report.Summary = "declined: " + message
 		return nil, &exit.Error{Code: exit.Aborted, Msg: "aborted by user"}
+	case err != nil:
+		return nil, exit.Wrap(exit.Aborted, fmt.Errorf("confirm: %w", err))
 	}
-	c.Report.Summary = "confirmed: " + message
+	switch a.How {
+	case engine.WouldAsk, engine.WillAsk:
+		c.Report.Summary = "would ask: " + message
+		if a.How == engine.WillAsk {
+			c.Report.Summary = "will ask: " + message
+		}
+		if a.Yes {
+			c.Report.Summary += " (--yes answers yes)"
+		}
+	case engine.ByYes:
+		c.Report.Summary = "confirmed by --yes: " + message
+	case engine.Scripted:
+		c.Report.Summary = "confirmed (scripted): " + message
+	default:
+		c.Report.Summary = "confirmed: " + message
+	}
 	return starlark.True, nil
 }
 
 func readFile(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
-	if err := c.Unpack(args, kwargs, "path", &path); err != nil {
+	if err := c.Unpack(args, kwargs, &path); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	data, err := os.ReadFile(c.Path(path))
@@ -148,7 +125,7 @@ func readFile(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 
 func readYAML(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
-	if err := c.Unpack(args, kwargs, "path", &path); err != nil {
+	if err := c.Unpack(args, kwargs, &path); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	data, err := os.ReadFile(c.Path(path))
@@ -220,7 +197,7 @@ func yamlErrorLine(err error, docStart, docIndex int) string {
 
 func secret(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var v starlark.Value
-	if err := c.Unpack(args, kwargs, "value", &v); err != nil {
+	if err := c.Unpack(args, kwargs, &v); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	switch v := v.(type) {

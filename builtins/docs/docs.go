@@ -36,11 +36,7 @@ func Markdown(plugins []builtins.Plugin) string {
 func entry(bi builtins.Builtin, heading string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s%s\n\n", heading, bi.Name)
-	sig := bi.Signature
-	if sig == "" {
-		sig = bi.Name + "(…)"
-	}
-	fmt.Fprintf(&b, "```python\n%s\n```\n\n", sig)
+	fmt.Fprintf(&b, "```python\n%s\n```\n\n", bi.Signature())
 	if bi.Doc != "" {
 		b.WriteString(strings.TrimSpace(bi.Doc))
 		b.WriteString("\n\n")
@@ -50,11 +46,7 @@ func entry(bi builtins.Builtin, heading string) string {
 
 // Terminal renders one builtin's entry for `plate help BUILTIN`.
 func Terminal(bi builtins.Builtin) string {
-	sig := bi.Signature
-	if sig == "" {
-		sig = bi.Name + "(…)"
-	}
-	return sig + "\n\n" + strings.TrimSpace(bi.Doc) + "\n"
+	return bi.Signature() + "\n\n" + strings.TrimSpace(bi.Doc) + "\n"
 }
 
 // Index lists every builtin with the first line of its doc, for

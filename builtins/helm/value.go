@@ -7,7 +7,6 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/plate-dev/plate/builtins"
-	"github.com/plate-dev/plate/internal/engine"
 	ih "github.com/plate-dev/plate/internal/helm"
 )
 
@@ -26,7 +25,6 @@ type ReleaseValue struct {
 	history []ih.Revision
 	planned bool
 	step    string
-	owner   *engine.Engine
 }
 
 var (
@@ -36,13 +34,16 @@ var (
 	_ builtins.StepValue = (*ReleaseValue)(nil)
 )
 
-// NewReleaseValue returns the value of rel, made by step of the pass eng.
-func NewReleaseValue(rel ih.Release, history []ih.Revision, planned bool, step string, eng *engine.Engine) *ReleaseValue {
-	return &ReleaseValue{rel: rel, history: history, planned: planned, step: step, owner: eng}
+// NewReleaseValue returns the value of rel, made by step.
+func NewReleaseValue(rel ih.Release, history []ih.Revision, planned bool, step string) *ReleaseValue {
+	return &ReleaseValue{rel: rel, history: history, planned: planned, step: step}
 }
 
-// Release returns the release the value describes.
-func (r *ReleaseValue) Release() ih.Release { return r.rel }
+// Info returns the release the value describes.
+func (r *ReleaseValue) Info() ih.Release { return r.rel }
+
+// Release names the release (builtins.ObjectSet).
+func (r *ReleaseValue) Release() string { return r.rel.Name }
 
 // History returns the release history (helm_release values only), oldest
 // first.
@@ -67,9 +68,6 @@ func (r *ReleaseValue) Objects() []builtins.ObjectRef {
 func (r *ReleaseValue) Describe() string {
 	return fmt.Sprintf("release %s in %s", r.rel.Name, r.rel.Namespace)
 }
-
-// Engine is the pass that made the value.
-func (r *ReleaseValue) Engine() *engine.Engine { return r.owner }
 
 func (r *ReleaseValue) String() string {
 	return fmt.Sprintf("<helm release %s in %s rev %d %s>", r.rel.Name, r.rel.Namespace, r.rel.Revision, r.rel.Status)

@@ -3,7 +3,6 @@
 package kube
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
-	kc "github.com/plate-dev/plate/internal/kube"
 )
 
 // Plugin is the kube family.
@@ -30,8 +28,7 @@ func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
 			Name:       "kube_apply",
-			Params:     []string{"manifest?", "file?", "namespace?"},
-			Signature:  "kube_apply(manifest=None, file=None, namespace=None, needs=None)",
+			Params:     []string{"manifest=None", "file=None", "namespace=None", "needs=None"},
 			Effect:     engine.Write,
 			Concurrent: true,
 			Doc: `Server-side applies Kubernetes objects (field manager "plate") and returns
@@ -39,7 +36,7 @@ them as a list of dicts, as the API server stored them.
 
 - ` + "`manifest`" + `: a YAML string (several documents allowed), a dict, or a list of dicts.
 - ` + "`file`" + `: a YAML file instead, relative to the plan file (or ` + "`//`" + ` from the project root).
-- ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + ` or the context's.
+- ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + `, else the context's, else "default".
 
 The summary counts created, updated and unchanged objects. In a dry run the
 API server validates the objects (server-side dry run) and nothing is stored.
@@ -48,51 +45,37 @@ API server validates the objects (server-side dry run) and nothing is stored.
 			Fn: apply,
 		},
 		{
-			Name:      "kube_get",
-			Params:    []string{"kind", "name", "namespace?"},
-			Signature: "kube_get(kind, name, namespace=None)",
-			Effect:    engine.Read,
-			Doc: `Reads one object and returns it as a dict, or None when it does not exist
+			Name:   "kube_get",
+			Params: []string{"kind", "name", "namespace=None"},
+			Effect: engine.Read,
+			Doc: `Reads one object, ` + "`name`" + ` of ` + "`kind`" + `, and returns it as a dict, or None when it does not exist
 (and in an offline dry run, which reads no cluster).
 ` + "`kind`" + ` is a kind ("Deployment"), a resource ("deployments.apps") or
-"group/version/Kind".`,
+"group/version/Kind". ` + "`namespace`" + ` is for namespaced kinds (default: ` + "`-n`" + `, else
+the context's, else "default").`,
 			Fn: get,
 		},
 		{
 			Name:       "kube_delete",
-			Params:     []string{"kind", "name", "namespace?"},
-			Signature:  "kube_delete(kind, name, namespace=None, needs=None)",
+			Params:     []string{"kind", "name", "namespace=None", "needs=None"},
 			Effect:     engine.Write,
 			Concurrent: true,
-			Doc: `Deletes one object (foreground propagation) and returns True, or False when
-it did not exist.`,
+			Doc: `Deletes one object, ` + "`name`" + ` of ` + "`kind`" + ` (foreground propagation), and returns True, or False when
+it did not exist. ` + "`kind`" + ` and ` + "`namespace`" + ` are as for kube_get.
+
+In a dry run nothing is deleted: the object is read to say whether it would be
+(an offline dry run reads nothing and reports what it would delete, returning True).
+
+- ` + "`needs`" + `: makes the call a concurrent step (see plans.md, "Concurrent steps").`,
 			Fn: del,
 		},
 	}
 }
 
-func client(c *builtins.Call) (*kc.Client, error) {
-	cl, err := c.Engine.Kube()
-	if errors.Is(err, engine.ErrOffline) {
-		return nil, exit.Errorf(exit.Usage, "%s reads the cluster, which --offline forbids", c.Name)
-	}
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
-	}
-	return cl, nil
-}
-
-func namespaceOr(cl *kc.Client, ns string) string {
-	if ns != "" {
-		return ns
-	}
-	return cl.Namespace
-}
-
 func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var manifest starlark.Value = starlark.None
 	var file, ns string
-	if err := c.Unpack(args, kwargs, "manifest?", &manifest, "file?", &file, "namespace?", &ns); err != nil {
+	if err := c.Unpack(args, kwargs, &manifest, &file, &ns); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	objs, err := objects(c, manifest, file)
@@ -102,72 +85,27 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	if len(objs) == 0 {
 		return nil, exit.Errorf(exit.Usage, "kube_apply: no objects given (pass manifest= or file=)")
 	}
-	if c.Engine.Offline() {
-		out := make([]starlark.Value, 0, len(objs))
-		var refs []string
-		for _, o := range objs {
-			refs = append(refs, kc.Ref(o))
-			v, err := builtins.FromGo(o.Object)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		c.Report.Summary = fmt.Sprintf("would apply %s (offline: not checked by an API server)", strings.Join(refs, ", "))
-		l := starlark.NewList(out)
-		l.Freeze()
-		return l, nil
-	}
-	cl, err := client(c)
+	namespace, err := c.Namespace(ns)
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.Apply(c.Ctx, objs, namespaceOr(cl, ns))
+	res, err := c.Engine.Objects().Apply(c.Ctx, objs, namespace)
 	if err != nil {
-		return nil, fmt.Errorf("kube_apply: %w", err)
+		return nil, c.Fail(err)
 	}
-	counts := map[kc.Action][]string{}
-	out := make([]starlark.Value, 0, len(res))
-	var notes []string
-	for _, r := range res {
-		counts[r.Action] = append(counts[r.Action], r.Ref)
-		if r.Note != "" {
-			notes = append(notes, r.Ref+": "+r.Note)
-		}
-		v, err := builtins.FromGo(r.Object.Object)
+	out := make([]starlark.Value, 0, len(res.Objects))
+	for _, o := range res.Objects {
+		v, err := builtins.FromGo(o.Object)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
-	c.Report.Summary = summarize(c.Engine.Writes(), counts)
-	if len(notes) == 1 && len(res) == 1 {
-		c.Report.Summary += " (" + res[0].Note + ")"
-	}
-	c.Report.Detail = map[string]any{"objects": counts, "notes": notes}
+	c.Report.Summary = res.Summary
+	c.Report.Detail = res.Detail
 	l := starlark.NewList(out)
 	l.Freeze()
 	return l, nil
-}
-
-func summarize(live bool, counts map[kc.Action][]string) string {
-	var parts []string
-	for _, a := range []kc.Action{kc.Created, kc.Updated, kc.Unchanged} {
-		refs := counts[a]
-		if len(refs) == 0 {
-			continue
-		}
-		word := string(a)
-		if !live && a != kc.Unchanged {
-			word = "would be " + word
-		}
-		if len(refs) == 1 {
-			parts = append(parts, fmt.Sprintf("%s %s", refs[0], word))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d %s", len(refs), word))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // objects reads the objects of a kube_apply call.
@@ -246,67 +184,37 @@ func decodeYAML(r io.Reader, name string) ([]map[string]any, error) {
 
 func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var kind, name, ns string
-	if err := c.Unpack(args, kwargs, "kind", &kind, "name", &name, "namespace?", &ns); err != nil {
+	if err := c.Unpack(args, kwargs, &kind, &name, &ns); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	if c.Engine.Offline() {
-		if sc := c.Engine.Script(); sc != nil {
-			if obj := sc.Object(kind, ns, name); obj != nil {
-				c.Report.Summary = fmt.Sprintf("%s/%s found (scripted)", kind, name)
-				return builtins.FromGo(obj)
-			}
-			c.Report.Summary = fmt.Sprintf("%s/%s not found (scripted)", kind, name)
-			return starlark.None, nil
-		}
-		c.Report.Summary = fmt.Sprintf("%s/%s: offline, the cluster was not read (taken as absent)", kind, name)
-		return starlark.None, nil
-	}
-	cl, err := client(c)
+	namespace, err := c.Namespace(ns)
 	if err != nil {
 		return nil, err
 	}
-	gvk, err := cl.ParseKind(kind)
+	rd, err := c.Engine.Objects().Get(c.Ctx, kind, namespace, name)
 	if err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
+		return nil, c.Fail(err)
 	}
-	obj, err := cl.Get(c.Ctx, gvk, namespaceOr(cl, ns), name)
-	if err != nil {
-		return nil, err
-	}
-	if obj == nil {
-		c.Report.Summary = fmt.Sprintf("%s/%s not found", gvk.Kind, name)
+	c.Report.Summary = rd.Summary
+	if rd.Object == nil {
 		return starlark.None, nil
 	}
-	c.Report.Summary = fmt.Sprintf("%s found", kc.Ref(obj))
-	return builtins.FromGo(obj.Object)
+	return builtins.FromGo(rd.Object.Object)
 }
 
 func del(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var kind, name, ns string
-	if err := c.Unpack(args, kwargs, "kind", &kind, "name", &name, "namespace?", &ns); err != nil {
+	if err := c.Unpack(args, kwargs, &kind, &name, &ns); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	cl, err := client(c)
+	namespace, err := c.Namespace(ns)
 	if err != nil {
 		return nil, err
 	}
-	gvk, err := cl.ParseKind(kind)
+	d, err := c.Engine.Objects().Delete(c.Ctx, kind, namespace, name)
 	if err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
+		return nil, c.Fail(err)
 	}
-	act, err := cl.Delete(c.Ctx, gvk, namespaceOr(cl, ns), name)
-	if err != nil {
-		return nil, err
-	}
-	ref := gvk.Kind + "/" + name
-	switch {
-	case act == kc.Absent:
-		c.Report.Summary = ref + " absent"
-		return starlark.False, nil
-	case c.Engine.Writes():
-		c.Report.Summary = ref + " deleted"
-	default:
-		c.Report.Summary = ref + " would be deleted"
-	}
-	return starlark.True, nil
+	c.Report.Summary = d.Summary
+	return starlark.Bool(d.Existed), nil
 }

@@ -36,6 +36,7 @@ var _ builtins.ObjectSet = (*fakeRelease)(nil)
 
 func (r *fakeRelease) Objects() []builtins.ObjectRef { return r.objs }
 func (r *fakeRelease) Describe() string              { return "release " + r.name }
+func (r *fakeRelease) Release() string               { return r.name }
 func (r *fakeRelease) String() string                { return "<release " + r.name + ">" }
 func (r *fakeRelease) Type() string                  { return "fake_release" }
 func (r *fakeRelease) Freeze()                       {}

@@ -82,7 +82,7 @@ func TestUsageErrors(t *testing.T) {
 		{`wait_ready()`, "nothing to wait for"},
 		{`wait_ready("api")`, `"api": want kind/name`},
 		{`wait_ready(42)`, "got int, want a release value"},
-		{`wait_ready("deployment/api", timeout = "soon")`, `for parameter "timeout": got "soon", want a duration`},
+		{`wait_ready("deployment/api", timeout = "soon")`, `for parameter "timeout": want a duration like "5m" or "90s", got "soon"`},
 		{`wait_ready("deployment/api", timeout = 0)`, "timeout must be positive"},
 		{`wait_ready("deployment/api", image_pull_grace = -1)`, "not negative"},
 		{`wait_ready("deployment/api", crash_loop_restarts = "3")`, "want an int"},

@@ -77,10 +77,7 @@ func orStr(s, def string) string {
 func readyRule(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var kind, group, condition, status, failedCondition, failedStatus, name string
 	var fn starlark.Value = starlark.None
-	if err := c.Unpack(args, kwargs,
-		"kind", &kind, "group?", &group, "condition?", &condition, "status?", &status,
-		"failed_condition?", &failedCondition, "failed_status?", &failedStatus,
-		"func?", &fn, "name?", &name); err != nil {
+	if err := c.Unpack(args, kwargs, &kind, &group, &condition, &status, &failedCondition, &failedStatus, &fn, &name); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	r := &Rule{rule: readiness.Rule{

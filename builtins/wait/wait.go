@@ -17,16 +17,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
-	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
 	"github.com/plate-dev/plate/internal/kube/wait/status"
@@ -40,7 +37,7 @@ type Plugin struct{}
 // Name returns "wait".
 func (Plugin) Name() string { return "wait" }
 
-const graceDoc = `Fail-fast tuning (all optional; durations are strings such as "90s" or numbers of seconds):
+const graceDoc = `Fail-fast tuning (all optional; durations are strings such as "90s", time.duration values or numbers of seconds):
 
 - ` + "`image_pull_grace`" + ` (default "15s"): how long ErrImagePull / ImagePullBackOff may last.
   InvalidImageName fails at once.
@@ -59,16 +56,15 @@ func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
 			Name: "wait_ready",
-			Params: []string{"*targets", "namespace?", "timeout?", "selector?", "rules?", "lb_timeout?",
-				"image_pull_grace?", "container_error_grace?", "unschedulable_grace?", "replica_failure_grace?",
-				"crash_loop_restarts?", "oom_kills?"},
-			Signature:  `wait_ready(*targets, namespace=None, timeout="5m", selector=None, rules=None, lb_timeout="60s", image_pull_grace="15s", container_error_grace="10s", unschedulable_grace="15s", replica_failure_grace="10s", crash_loop_restarts=3, oom_kills=2, needs=[])`,
+			Params: []string{"*targets", "namespace=None", `timeout="5m"`, "selector=None", "rules=None", `lb_timeout="60s"`,
+				`image_pull_grace="15s"`, `container_error_grace="10s"`, `unschedulable_grace="15s"`, `replica_failure_grace="10s"`,
+				"crash_loop_restarts=3", "oom_kills=2", "needs=[]"},
 			Effect:     engine.Read,
 			Concurrent: true,
 			Doc: `Waits until every target is ready, and returns a summary; fails as soon as one
 cannot become ready.
 
-Targets:
+Targets (` + "`targets`" + `, any number of them):
 - release values (what helm_install returns; any value that stands for a set of
   objects): every object of the release's manifest;
 - "kind/name" strings: "deployment/plate-api", "statefulset/db", "pvc/cache",
@@ -119,11 +115,10 @@ each object with the rule and timeout that would apply.`,
 			Fn: waitReady,
 		},
 		{
-			Name:      "ready_rule",
-			Params:    []string{"kind", "group?", "condition?", "status?", "failed_condition?", "failed_status?", "func?", "name?"},
-			Signature: `ready_rule(kind, group="", condition=None, status="True", failed_condition=None, failed_status="True", func=None, name=None)`,
-			Effect:    engine.Read,
-			Pure:      true,
+			Name:   "ready_rule",
+			Params: []string{"kind", `group=""`, "condition=None", `status="True"`, "failed_condition=None", `failed_status="True"`, "func=None", "name=None"},
+			Effect: engine.Read,
+			Pure:   true,
 			Doc: `Declares what "ready" means for a kind, for ` + "`wait_ready(..., rules=[...])`" + `.
 A rule matches objects by ` + "`kind`" + ` and API ` + "`group`" + ` exactly ("" is the core
 group) and replaces the built-in rule for them.
@@ -138,7 +133,7 @@ ready when status.conditions has ` + "`condition`" + ` with ` + "`status`" + ` (
 failed when it has ` + "`failed_condition`" + ` with ` + "`failed_status`" + `, progressing otherwise;
 like the built-in rules it waits for status.observedGeneration to catch up.
 
-Or a function of the object (a dict, as kube_get returns it):
+Or a function of the object, ` + "`func`" + ` (it gets a dict, as kube_get returns it):
 
     def ingress_has_address(obj):
         lb = obj.get("status", {}).get("loadBalancer", {}).get("ingress", [])
@@ -154,10 +149,9 @@ wait. ` + "`name`" + ` labels the rule in messages.`,
 			Fn: readyRule,
 		},
 		{
-			Name:      "health_check",
-			Params:    []string{"namespaces?"},
-			Signature: `health_check(namespaces=None)`,
-			Effect:    engine.Read,
+			Name:   "health_check",
+			Params: []string{"namespaces=None"},
+			Effect: engine.Read,
 			Doc: `Checks, once, that the cluster answers and that every pod in ` + "`namespaces`" + `
 (a list, or one name; default ` + "`-n`" + ` or the context's namespace) is Ready or completed,
 with nothing in CrashLoopBackOff, image pull trouble or other pod failures.
@@ -170,11 +164,10 @@ In a dry run nothing is checked: the objects the plan deploys do not exist yet.`
 			Fn: healthCheck,
 		},
 		{
-			Name:      "status",
-			Params:    []string{"namespace?", "releases?"},
-			Signature: `status(namespace=None, releases=[])`,
-			Effect:    engine.Read,
-			Doc: `Reads what is deployed in a namespace, like ` + "`plate status`" + `: the Helm releases
+			Name:   "status",
+			Params: []string{"namespace=None", "releases=[]"},
+			Effect: engine.Read,
+			Doc: `Reads what is deployed in ` + "`namespace`" + ` (default: ` + "`-n`" + `, else the context's), like ` + "`plate status`" + `: the Helm releases
 (revision, status, chart, app version), the pods (ready/total, status, restarts,
 problems), the Services (type, addresses, ports) and the Ingresses (hosts, TLS,
 addresses). ` + "`releases`" + ` restricts it to those releases and the objects they own.
@@ -187,45 +180,13 @@ happen in dry runs too; with --offline it returns None.`,
 	}
 }
 
-func client(c *builtins.Call) (*kube.Client, error) {
-	cl, err := c.Engine.Kube()
-	if errors.Is(err, engine.ErrOffline) {
-		return nil, exit.Errorf(exit.Usage, "%s reads the cluster, which --offline forbids", c.Name)
-	}
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
-	}
-	return cl, nil
-}
-
-// defaultNamespace is the namespace of -n or the context, found without
-// contacting the cluster (it works offline too).
-func defaultNamespace(c *builtins.Call) string {
-	if cl, err := c.Engine.Kube(); err == nil && cl.Namespace != "" {
-		return cl.Namespace
-	}
-	s := c.Engine.KubeSettings()
-	if s.Namespace != "" {
-		return s.Namespace
-	}
-	if lc, err := kube.LoadConfig(s); err == nil {
-		if ns, _, err := lc.Namespace(); err == nil && ns != "" {
-			return ns
-		}
-	}
-	return "default"
-}
-
 func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var ns, selector string
-	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace duration
-	var crashRestarts, oomKills count
+	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace builtins.Duration
+	var crashRestarts, oomKills builtins.Count
 	var rulesV starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(c.Name, nil, kwargs,
-		"namespace?", &ns, "timeout?", &timeout, "selector?", &selector, "rules?", &rulesV, "lb_timeout?", &lbTimeout,
-		"image_pull_grace?", &pullGrace, "container_error_grace?", &containerGrace,
-		"unschedulable_grace?", &unschedGrace, "replica_failure_grace?", &replicaGrace,
-		"crash_loop_restarts?", &crashRestarts, "oom_kills?", &oomKills); err != nil {
+	if err := c.Unpack(args, kwargs, &ns, &timeout, &selector, &rulesV, &lbTimeout,
+		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &crashRestarts, &oomKills); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	targets, described, err := targetsOf(args)
@@ -242,15 +203,19 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	if len(args) == 0 && selector == "" {
 		return nil, exit.Errorf(exit.Usage, "wait_ready: nothing to wait for: pass release values, \"kind/name\" strings or selector=")
 	}
-	if timeout.set && timeout.d == 0 {
+	if timeout.Set && timeout.D == 0 {
 		return nil, exit.Errorf(exit.Usage, "wait_ready: timeout must be positive")
+	}
+	if lbTimeout.Set && lbTimeout.D == 0 {
+		return nil, exit.Errorf(exit.Usage, "wait_ready: lb_timeout must be positive")
 	}
 	rules, err := rulesOf(c, rulesV)
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "wait_ready: %v", err)
 	}
-	if ns == "" {
-		ns = defaultNamespace(c)
+	ns, err = c.Namespace(ns)
+	if err != nil {
+		return nil, err
 	}
 	for i := range targets {
 		if targets[i].Namespace == "" {
@@ -259,37 +224,23 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	}
 	opts := kwait.Options{
 		Readiness: readiness.Options{
-			ImagePullGrace:      pullGrace.grace(),
-			ContainerErrorGrace: containerGrace.grace(),
-			UnschedulableGrace:  unschedGrace.grace(),
-			ReplicaFailureGrace: replicaGrace.grace(),
-			CrashLoopRestarts:   crashRestarts.threshold(),
-			OOMKills:            oomKills.threshold(),
+			ImagePullGrace:      pullGrace.Grace(),
+			ContainerErrorGrace: containerGrace.Grace(),
+			UnschedulableGrace:  unschedGrace.Grace(),
+			ReplicaFailureGrace: replicaGrace.Grace(),
+			CrashLoopRestarts:   crashRestarts.Threshold(),
+			OOMKills:            oomKills.Threshold(),
 			Rules:               rules,
 		},
-		Timeout:             timeout.or(kwait.DefaultTimeout),
-		LoadBalancerTimeout: lbTimeout.or(kwait.DefaultLoadBalancerTimeout),
+		Timeout:             timeout.Or(kwait.DefaultTimeout),
+		LoadBalancerTimeout: lbTimeout.Or(kwait.DefaultLoadBalancerTimeout),
 		Namespace:           ns,
-	}
-	if lbTimeout.set && lbTimeout.d == 0 {
-		return nil, exit.Errorf(exit.Usage, "wait_ready: lb_timeout must be positive")
 	}
 	what := strings.Join(described, ", ")
 	if len(targets) == 0 {
 		// Release values with no objects.
 		c.Report.Summary = "nothing to wait for: " + what + " holds no objects"
 		return result(nil, true, nil)
-	}
-	if !c.Engine.Writes() {
-		v, err := planWait(c, targets, what, opts)
-		if sc := c.Engine.Script(); sc != nil && err == nil {
-			return v, scriptedWait(c, sc, described, opts)
-		}
-		return v, err
-	}
-	cl, err := client(c)
-	if err != nil {
-		return nil, err
 	}
 	opts.OnChange = func(r *kwait.Report) {
 		ready, total := r.Counts()
@@ -299,15 +250,22 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		}
 		c.Report.Progress(summary, board(r))
 	}
-	rep, err := kwait.ForClient(cl).Wait(c.Ctx, targets, opts)
-	if rep != nil {
-		c.Report.Detail = rep
+	res, err := c.Engine.Waits().Wait(c.Ctx, targets, opts)
+	if res != nil && res.Plan != nil {
+		v, perr := planned(c, res.Plan, what)
+		if err != nil {
+			return nil, c.Fail(err)
+		}
+		return v, perr
+	}
+	if res != nil && res.Report != nil {
+		c.Report.Detail = res.Report
 	}
 	if err != nil {
 		return nil, waitError(err)
 	}
-	c.Report.Summary = readySummary(rep)
-	return result(rep, false, nil)
+	c.Report.Summary = readySummary(res.Report)
+	return result(res.Report, false, nil)
 }
 
 // waitError gives a wait's error its exit code.
@@ -322,6 +280,12 @@ func waitError(err error) error {
 		return &exit.Error{Code: exit.PlanFailed, Msg: "wait_ready: " + err.Error(), Err: err}
 	case errors.Is(err, kwait.ErrUnknownKind):
 		return &exit.Error{Code: exit.Usage, Msg: "wait_ready: " + err.Error(), Err: err}
+	}
+	var xe *exit.Error
+	if errors.As(err, &xe) {
+		cp := *xe
+		cp.Msg = "wait_ready: " + xe.Msg
+		return &cp
 	}
 	return exit.Wrap(exit.PlanFailed, fmt.Errorf("wait_ready: %w", err))
 }
@@ -387,63 +351,14 @@ func (p plannedWait) Text() string {
 	return b.String()
 }
 
-// scriptedWait applies a scripted cluster's readiness outcomes (plate test)
-// to a planned wait: a key of script.Ready names a release of the targets,
-// or one of the planned objects ("Kind/name" or "Kind/namespace/name").
-func scriptedWait(c *builtins.Call, sc *engine.Script, described []string, opts kwait.Options) error {
-	p, _ := c.Report.Detail.(plannedWait)
-	for _, o := range p.Objects {
-		keys := []string{o.ID}
-		if parts := strings.Split(o.ID, "/"); len(parts) == 3 {
-			keys = append(keys, parts[0]+"/"+parts[2])
-		}
-		for _, d := range described {
-			if name, ok := strings.CutPrefix(d, "release "); ok {
-				name, _, _ = strings.Cut(name, " ")
-				keys = append(keys, name)
-			}
-		}
-		switch st, why := sc.Outcome(keys...); st {
-		case "failed":
-			c.Report.Summary = fmt.Sprintf("%s failed: %s (scripted)", o.ID, why)
-			return exit.Errorf(exit.PlanFailed, "wait_ready: %s is not ready: %s (scripted)", o.ID, why)
-		case "timeout":
-			c.Report.Summary = fmt.Sprintf("timed out after %s waiting for %s (scripted)", p.Timeout, o.ID)
-			return exit.Errorf(exit.Timeout, "wait_ready: timed out after %s; not ready: %s (scripted)", p.Timeout, o.ID)
-		}
-	}
-	return nil
-}
-
-// planWait describes, without contacting the cluster, what a wait would
-// wait for.
-func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.Options) (starlark.Value, error) {
-	p := plannedWait{Timeout: trace.FormatDuration(opts.Timeout), LoadBalancerTimeout: trace.FormatDuration(opts.LoadBalancerTimeout)}
+// planned describes a dry pass's wait: what would be waited for, with
+// which rule and timeout.
+func planned(c *builtins.Call, plan *kwait.Plan, what string) (starlark.Value, error) {
+	p := plannedWait{Timeout: trace.FormatDuration(plan.Timeout), LoadBalancerTimeout: trace.FormatDuration(plan.LoadBalancerTimeout)}
 	var objs []any
-	for _, t := range targets {
-		var gk schema.GroupKind
-		id := t.String()
-		switch {
-		case t.Selector != "":
-			p.Objects = append(p.Objects, plannedObject{ID: id, Rule: "the matching workloads and pods, each by its kind's rule"})
-			objs = append(objs, planned(id, "", t.Namespace, "", p.Objects[len(p.Objects)-1].Rule))
-			continue
-		case t.GVK.Kind != "":
-			gk = t.GVK.GroupKind()
-		default:
-			gk, _ = kwait.GuessKind(t.Kind)
-		}
-		ns := t.Namespace
-		if kwait.ClusterScoped(gk) {
-			ns = ""
-		}
-		id = gk.Kind + "/" + t.Name
-		if ns != "" {
-			id = gk.Kind + "/" + ns + "/" + t.Name
-		}
-		rule := kwait.RuleText(gk, opts)
-		p.Objects = append(p.Objects, plannedObject{ID: id, Rule: rule})
-		objs = append(objs, planned(id, gk.Kind, ns, t.Name, rule))
+	for _, o := range plan.Objects {
+		p.Objects = append(p.Objects, plannedObject{ID: o.ID, Rule: o.Rule})
+		objs = append(objs, plannedEntry(o.ID, o.Kind, o.Namespace, o.Name, o.Rule))
 	}
 	c.Report.Summary = fmt.Sprintf("would wait up to %s for %s (%d objects)", p.Timeout, what, len(p.Objects))
 	if len(p.Objects) == 1 {
@@ -454,9 +369,10 @@ func planWait(c *builtins.Call, targets []kwait.Target, what string, opts kwait.
 	return result(nil, true, objs)
 }
 
-// planned is the return value's entry for an object a dry run would wait
-// for: the same keys as a live one, state "Planned" and the rule as message.
-func planned(id, kind, ns, name, rule string) map[string]any {
+// plannedEntry is the return value's entry for an object a dry run would
+// wait for: the same keys as a live one, state "Planned" and the rule as
+// message.
+func plannedEntry(id, kind, ns, name, rule string) map[string]any {
 	return map[string]any{"id": id, "kind": kind, "namespace": ns, "name": name,
 		"state": "Planned", "reason": "", "message": rule, "elapsed": 0.0}
 }
@@ -492,66 +408,62 @@ func result(r *kwait.Report, dryRun bool, planned []any) (starlark.Value, error)
 }
 
 func healthCheck(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var namespaces stringList
-	if err := c.Unpack(args, kwargs, "namespaces?", &namespaces); err != nil {
+	var namespaces builtins.StringList
+	if err := c.Unpack(args, kwargs, &namespaces); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	if len(namespaces) == 0 {
-		namespaces = stringList{defaultNamespace(c)}
+		namespaces = builtins.StringList{""}
 	}
-	if !c.Engine.Writes() {
+	for i, ns := range namespaces {
+		ns, err := c.Namespace(ns)
+		if err != nil {
+			return nil, err
+		}
+		namespaces[i] = ns
+	}
+	res, err := c.Engine.Waits().Health(c.Ctx, namespaces)
+	if res != nil && res.Planned {
 		c.Report.Summary = fmt.Sprintf("would check that the cluster answers and every pod in %s is ready", strings.Join(namespaces, ", "))
 		c.Report.Phase = trace.Planned
-		if sc := c.Engine.Script(); sc != nil {
-			if st, why, _ := strings.Cut(sc.Health, ":"); st == "failed" {
-				return nil, exit.Errorf(exit.PlanFailed, "health_check: %s (scripted)", strings.TrimSpace(why))
-			}
-		}
-		return toStarlark(kwait.HealthReport{Namespaces: namespaces})
-	}
-	cl, err := client(c)
-	if err != nil {
-		return nil, err
-	}
-	r, err := kwait.ForClient(cl).Health(c.Ctx, namespaces, readiness.Options{}, time.Now())
-	if r != nil {
-		c.Report.Detail = r
+	} else if res != nil && res.Report != nil {
+		c.Report.Detail = res.Report
 	}
 	if err != nil {
 		var he *kwait.HealthError
 		if errors.As(err, &he) {
 			return nil, &exit.Error{Code: exit.PlanFailed, Msg: "health_check: " + err.Error(), Err: err}
 		}
-		return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("health_check: %w", err))
+		return nil, c.Fail(err)
 	}
-	c.Report.Summary = fmt.Sprintf("cluster %s answers; %d/%d pods ready in %s", r.Server, r.Ready, r.Pods, strings.Join(namespaces, ", "))
+	r := res.Report
+	if !res.Planned {
+		c.Report.Summary = fmt.Sprintf("cluster %s answers; %d/%d pods ready in %s", r.Server, r.Ready, r.Pods, strings.Join(namespaces, ", "))
+	}
 	return toStarlark(r)
 }
 
 func statusFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var ns string
-	var releases stringList
-	if err := c.Unpack(args, kwargs, "namespace?", &ns, "releases?", &releases); err != nil {
+	var releases builtins.StringList
+	if err := c.Unpack(args, kwargs, &ns, &releases); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	if ns == "" {
-		ns = defaultNamespace(c)
-	}
-	if c.Engine.Offline() {
-		c.Report.Summary = "would read the status of " + ns + " (offline: not read)"
-		return starlark.None, nil
-	}
-	cl, err := client(c)
+	ns, err := c.Namespace(ns)
 	if err != nil {
 		return nil, err
 	}
-	r, err := status.Collect(c.Ctx, cl.Clientset, status.Options{Namespace: ns, Releases: releases, Now: time.Now()})
+	res, err := c.Engine.Waits().Status(c.Ctx, status.Options{Namespace: ns, Releases: releases})
 	if err != nil {
-		return nil, exit.Wrap(exit.PlanFailed, fmt.Errorf("status: %w", err))
+		return nil, c.Fail(err)
 	}
-	c.Report.Detail = r
-	c.Report.Summary = StatusSummary(r)
-	return toStarlark(r)
+	if res.Report == nil {
+		c.Report.Summary = res.Summary
+		return starlark.None, nil
+	}
+	c.Report.Detail = res.Report
+	c.Report.Summary = StatusSummary(res.Report)
+	return toStarlark(res.Report)
 }
 
 // StatusSummary is a one-line digest of a status report: "2 releases,

@@ -21,6 +21,7 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/iostreams"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/localfs"
 )
 
 // runPlateNow runs plate with the real clock, so that the backups of
@@ -352,7 +353,7 @@ func TestBackupCommandsOffline(t *testing.T) {
 		t.Errorf("show missing: %d %s", r.code, r.errOut)
 	}
 	// A backup with a changed file is refused before the cluster is asked.
-	w := backup.NewWriter(dir, "20260102T030405Z-plan", time.Now(), "plan.star", backup.Cluster{Server: "https://x", UID: "u"})
+	w := backup.NewWriter(localfs.Disk, dir, "20260102T030405Z-plan", time.Now(), "plan.star", backup.Cluster{Server: "https://x", UID: "u"})
 	p := &backup.Part{Release: backup.Release{Name: "shop", Namespace: "prod"}, Files: map[string][]byte{"releases/prod/shop/values.yaml": []byte("a: 1\n")}}
 	if err := w.Add(p); err != nil {
 		t.Fatal(err)

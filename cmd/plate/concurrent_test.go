@@ -27,12 +27,12 @@ type stepPlugin struct {
 func (p *stepPlugin) Name() string { return "steptest" }
 func (p *stepPlugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{{
-		Name: "step", Params: []string{"name", "ms?", "fail?"}, Effect: engine.Write, Concurrent: true,
+		Name: "step", Params: []string{"name", "ms=0", "fail=False", "needs=None"}, Effect: engine.Write, Concurrent: true,
 		Fn: func(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			var name string
 			var ms int
 			var fail bool
-			if err := c.Unpack(args, kwargs, "name", &name, "ms?", &ms, "fail?", &fail); err != nil {
+			if err := c.Unpack(args, kwargs, &name, &ms, &fail); err != nil {
 				return nil, err
 			}
 			c.Report.Summary = name

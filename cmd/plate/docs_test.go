@@ -30,8 +30,8 @@ func TestEveryBuiltinIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range all {
-		if strings.TrimSpace(b.Doc) == "" || !strings.HasPrefix(b.Signature, b.Name+"(") {
-			t.Errorf("builtin %s lacks a doc or a signature starting with its name (%q)", b.Name, b.Signature)
+		if strings.TrimSpace(b.Doc) == "" || !strings.HasPrefix(b.Signature(), b.Name+"(") {
+			t.Errorf("builtin %s lacks a doc or a signature starting with its name (%q)", b.Name, b.Signature())
 		}
 	}
 }

@@ -194,7 +194,6 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 			Prompter:    f.IO,
 			Yes:         opts.Yes,
 			Kube:        kubeSettings,
-			Stdout:      f.IO.Out,
 			Offline:     opts.Offline,
 			KubeVersion: opts.KubeVersion,
 			Concurrency: opts.Concurrency,

@@ -75,7 +75,7 @@ func (r Rule) Confirm(question string, def bool) (How, error) {
 	ok, err := r.Prompter.Confirm(question, def)
 	switch {
 	case errors.Is(err, ErrNoAnswer):
-		return Asked, ErrNoAnswer
+		return Asked, err
 	case err != nil:
 		return Asked, fmt.Errorf("%w: %v", ErrNoAnswer, err)
 	case !ok:

@@ -1,11 +1,14 @@
 // Package engine executes the effects that plan builtins ask for.
 //
 // Builtins never call Helm or client-go themselves: they describe a step and
-// hand the engine a function that uses the engine's adapters. The engine
-// numbers the step, emits its trace events and decides, by its pass, which
-// adapters the step gets. In the dry-run and preflight passes every adapter
-// is built over a Kubernetes transport that refuses writes (see
-// internal/kube.ReadOnly), so "dry-run writes nothing" holds by
+// hand the engine a function that uses the pass's adapters (world.go:
+// Releases, Objects, Waits, Cluster, Asker, Backups, Files). The engine
+// numbers the step, emits its trace events, and chooses the adapters once,
+// by its pass: live, dry (dry-run and preflight), offline or scripted
+// (plate test). Builtins never ask which. In the dry-run and preflight
+// passes every adapter is built over a Kubernetes transport that refuses
+// writes (see internal/kube.ReadOnly) and local files go through a
+// localfs.Plan that writes nothing, so "dry-run writes nothing" holds by
 // construction, not by a flag each builtin checks.
 package engine
 
@@ -13,9 +16,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
@@ -35,15 +38,8 @@ const (
 	Ask
 )
 
-// Prompter asks the user a yes/no question.
-type Prompter interface {
-	// CanPrompt reports whether a question can be asked (stdin and stdout
-	// are terminals).
-	CanPrompt() bool
-	// Confirm asks message and returns the answer; def is what an empty
-	// answer means.
-	Confirm(message string, def bool) (bool, error)
-}
+// Prompter asks the user a yes/no question (internal/ask).
+type Prompter = ask.Prompter
 
 // Options configure an Engine.
 type Options struct {
@@ -54,8 +50,6 @@ type Options struct {
 	Yes bool
 	// Kube says which cluster the adapters talk to.
 	Kube kube.Settings
-	// Stdout receives print() output that is not part of the trace.
-	Stdout io.Writer
 	// Offline forbids contacting any cluster (dry-run --offline): builtins
 	// render and validate locally.
 	Offline bool
@@ -69,9 +63,6 @@ type Options struct {
 	// script is offline.
 	Script *Script
 }
-
-// ErrOffline is returned by Kube in an offline dry run.
-var ErrOffline = errors.New("offline: no cluster is contacted (--offline)")
 
 // Engine runs the steps of one pass of a plan.
 type Engine struct {
@@ -87,6 +78,15 @@ type Engine struct {
 
 	schedOnce sync.Once
 	sched     *sched
+
+	// world holds the pass's adapters, chosen once by New.
+	world world
+	// planned is the pass's planned world, shared by the Kubernetes and
+	// Helm adapters.
+	planned *kube.Planned
+
+	stateMu sync.Mutex
+	state   map[any]any
 }
 
 // New returns an engine for one pass.
@@ -97,18 +97,34 @@ func New(opts Options) *Engine {
 	if opts.Recorder == nil {
 		opts.Recorder = trace.NewRecorder(nil)
 	}
-	if opts.Stdout == nil {
-		opts.Stdout = io.Discard
+	e := &Engine{opts: opts, planned: kube.NewPlanned(), state: map[any]any{}}
+	e.world = e.newWorld()
+	return e
+}
+
+// State returns the pass's state of a builtin family under key, made by
+// init on first use. A family keeps what must last across its calls within
+// one pass here (as Tilt's plugins keep theirs in the model), so that no
+// state outlives its pass or leaks between passes.
+func (e *Engine) State(key any, init func() any) any {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	if v, ok := e.state[key]; ok {
+		return v
 	}
-	return &Engine{opts: opts}
+	v := init()
+	e.state[key] = v
+	return v
 }
 
 // Pass returns the engine's pass.
 func (e *Engine) Pass() trace.Pass { return e.opts.Pass }
 
-// Writes reports whether this pass makes changes. Builtins use it only to
-// choose the words of a summary ("install" or "would install"); the
-// adapters they get cannot write when it is false.
+// Writes reports whether this pass makes changes. The central wrapper and
+// the scheduler use it (dry passes run concurrent steps at once, in plan
+// order, so dry traces stay deterministic); builtin families never do: the
+// adapters they get cannot write when it is false, and their results say
+// what was planned.
 func (e *Engine) Writes() bool { return e.opts.Pass == trace.Run }
 
 // Recorder returns the trace recorder.
@@ -116,9 +132,6 @@ func (e *Engine) Recorder() *trace.Recorder { return e.opts.Recorder }
 
 // UsedCluster reports whether any step of this pass connected to the cluster.
 func (e *Engine) UsedCluster() bool { return e.kube != nil }
-
-// Offline reports whether this is an offline dry run.
-func (e *Engine) Offline() bool { return e.opts.Offline }
 
 // KubeVersion is the Kubernetes version an offline render assumes.
 func (e *Engine) KubeVersion() string {
@@ -128,25 +141,19 @@ func (e *Engine) KubeVersion() string {
 	return e.opts.KubeVersion
 }
 
-// Yes reports whether --yes was given.
-func (e *Engine) Yes() bool { return e.opts.Yes }
-
-// Prompter returns the prompter, or nil.
-func (e *Engine) Prompter() Prompter { return e.opts.Prompter }
-
-// KubeSettings returns the cluster settings of the run.
-func (e *Engine) KubeSettings() kube.Settings { return e.opts.Kube }
-
-// Kube returns the Kubernetes client of this pass, connecting on first use.
-// In dry passes the client's transport refuses every write that is not a
-// server-side dry run.
-func (e *Engine) Kube() (*kube.Client, error) {
+// kubeClient returns the Kubernetes client of this pass, connecting on
+// first use. In dry passes the client's transport refuses every write that
+// is not a server-side dry run. Only the adapters use it.
+func (e *Engine) kubeClient() (*kube.Client, error) {
 	e.kubeOnce.Do(func() {
 		if e.opts.Offline {
-			e.kubeErr = ErrOffline
+			e.kubeErr = errors.New("offline: no cluster is contacted (--offline)")
 			return
 		}
 		e.kube, e.kubeErr = kube.Connect(e.opts.Kube, !e.Writes())
+		if e.kube != nil {
+			e.kube.Planned = e.planned
+		}
 	})
 	return e.kube, e.kubeErr
 }
@@ -162,6 +169,10 @@ type Step struct {
 	Needs   []string
 	// Concurrent marks a step scheduled with Go.
 	Concurrent bool
+	// Subject is what the step acts on, as the builtin resolved it; set
+	// it before the step's first event (the builtin sets it through
+	// Report.Subject).
+	Subject *trace.Subject
 }
 
 // Report is what a step tells the trace about itself.
@@ -174,9 +185,20 @@ type Report struct {
 	// engine's default.
 	Phase trace.Phase
 
+	// Changes are the changes to releases the step made (would make).
+	Changes []trace.Change
+
 	step *Step
 	eng  *Engine
 }
+
+// Subject records what the step acts on.
+func (r *Report) Subject(release, namespace string) {
+	r.step.Subject = &trace.Subject{Release: release, Namespace: namespace}
+}
+
+// Change records a change the step made (in a dry pass: would make).
+func (r *Report) Change(c trace.Change) { r.Changes = append(r.Changes, c) }
 
 // Progress emits a progress event for the step.
 func (r *Report) Progress(summary string, detail any) {
@@ -197,6 +219,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 		if p := recover(); p != nil {
 			err = exit.Errorf(exit.PlanFailed, "internal error in %s: %v", s.Builtin, p)
 		}
+		interrupted := err != nil && (exit.Code(err) == exit.Interrupted || errors.Is(err, context.Canceled))
 		phase := r.Phase
 		switch {
 		case err != nil:
@@ -208,7 +231,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 		default:
 			phase = trace.Planned
 		}
-		e.emit(s, phase, r.Summary, r.Detail)
+		e.emitClosing(s, phase, r, interrupted)
 	}()
 	if err := ctx.Err(); err != nil {
 		return exit.Wrap(exit.Interrupted, fmt.Errorf("interrupted before %s", s.Builtin))
@@ -216,8 +239,19 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 	return fn(ctx, r)
 }
 
+func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted bool) {
+	ev := e.event(s, phase, r.Summary, r.Detail)
+	ev.Changes = r.Changes
+	ev.Interrupted = interrupted
+	e.opts.Recorder.Emit(ev)
+}
+
 func (e *Engine) emit(s *Step, phase trace.Phase, summary string, detail any) {
-	e.opts.Recorder.Emit(trace.Event{
+	e.opts.Recorder.Emit(e.event(s, phase, summary, detail))
+}
+
+func (e *Engine) event(s *Step, phase trace.Phase, summary string, detail any) trace.Event {
+	return trace.Event{
 		Step:       s.ID,
 		Pass:       e.opts.Pass,
 		Phase:      phase,
@@ -227,9 +261,10 @@ func (e *Engine) emit(s *Step, phase trace.Phase, summary string, detail any) {
 		Args:       s.Args,
 		Needs:      s.Needs,
 		Concurrent: s.Concurrent,
+		Subject:    s.Subject,
 		Summary:    summary,
 		Detail:     detail,
-	})
+	}
 }
 
 func firstLine(err error) string {

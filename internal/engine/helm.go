@@ -4,17 +4,17 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 )
 
-// Helm returns the Helm client of this pass, made on first use over the
+// helmClient returns the Helm client of this pass, made on first use over the
 // engine's Kubernetes client: in dry passes Helm gets the same transport
 // that refuses writes, and the same discovery cache and REST mapper. In an
 // offline dry run the client renders charts client-only for KubeVersion().
 // A cluster that cannot be configured is reported by the Helm operations
 // that need it, not here, so that client-only rendering still works.
-func (e *Engine) Helm() (*helm.Client, error) {
+func (e *Engine) helmClient() (*helm.Client, error) {
 	e.helmOnce.Do(func() {
-		opts := helm.Options{Offline: e.Offline(), KubeVersion: e.KubeVersion()}
-		if !e.Offline() {
-			opts.Kube, opts.KubeErr = e.Kube()
+		opts := helm.Options{Offline: e.opts.Offline, KubeVersion: e.KubeVersion(), Planned: e.planned}
+		if !e.opts.Offline {
+			opts.Kube, opts.KubeErr = e.kubeClient()
 		}
 		e.helm, e.helmErr = helm.New(opts)
 	})

@@ -41,9 +41,6 @@ type ScriptRelease struct {
 	Revision                                                 int
 }
 
-// Script returns the scripted cluster of the pass, or nil.
-func (e *Engine) Script() *Script { return e.opts.Script }
-
 // Release returns the scripted release, or nil.
 func (s *Script) Release(name, namespace string) *ScriptRelease {
 	for i := range s.Releases {

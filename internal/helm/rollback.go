@@ -27,6 +27,11 @@ type RollbackRequest struct {
 // RollbackResult says what a rollback did (or would do).
 type RollbackResult struct {
 	Planned bool `json:"planned,omitempty"`
+	// Offline is true in an offline dry run: the history was not read.
+	Offline bool `json:"offline,omitempty"`
+	// Scripted is true in a plan test: the revisions come from the
+	// scripted cluster; the objects were not compared.
+	Scripted bool `json:"scripted,omitempty"`
 	// Release is the new revision, a copy of the restored one.
 	Release Release `json:"release"`
 	// FromRevision is the revision that was current.
@@ -39,6 +44,12 @@ type RollbackResult struct {
 // Summary is "rollback rev 5→6 (restores rev 3; 1 changed, 0 added,
 // 0 removed)", with "would roll back" in dry passes.
 func (r *RollbackResult) Summary() string {
+	if r.Offline {
+		return fmt.Sprintf("would roll back %s (offline: the history was not read)", r.Release.Name)
+	}
+	if r.Scripted {
+		return fmt.Sprintf("would roll back rev %d→%d (restores rev %d; scripted)", r.FromRevision, r.Release.Revision, r.Restores)
+	}
 	verb := "rollback"
 	if r.Planned {
 		verb = "would roll back"

@@ -23,6 +23,11 @@ type UninstallRequest struct {
 // UninstallResult says what an uninstall did (or would do).
 type UninstallResult struct {
 	Planned bool `json:"planned,omitempty"`
+	// Offline is true in an offline dry run: the release was not read.
+	Offline bool `json:"offline,omitempty"`
+	// Scripted is true in a plan test: the scripted cluster said whether
+	// the release exists; its objects are not known.
+	Scripted bool `json:"scripted,omitempty"`
 	// Found is true when an installed release was (or would be) removed.
 	Found bool `json:"found"`
 	// Purged is true when only the history of an already uninstalled
@@ -43,6 +48,10 @@ func (r *UninstallResult) Summary() string {
 		would = "would "
 	}
 	switch {
+	case r.Offline:
+		return fmt.Sprintf("would uninstall %s (offline: the release was not read)", r.Release.Name)
+	case r.Scripted && r.Found:
+		return fmt.Sprintf("would uninstall rev %d (scripted)", r.Release.Revision)
 	case r.Found:
 		s := fmt.Sprintf("%suninstall rev %d (%s", would, r.Release.Revision, plural(len(r.Release.Objects), "object"))
 		if r.Kept > 0 {

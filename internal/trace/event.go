@@ -86,11 +86,56 @@ type Event struct {
 	Needs []string `json:"needs,omitempty"`
 	// Concurrent marks a step started with needs=, which waits only for
 	// its needs; other steps wait for every step before them.
-	Concurrent bool          `json:"concurrent,omitempty"`
-	Summary    string        `json:"summary,omitempty"`
-	Duration   time.Duration `json:"-"`
+	Concurrent bool `json:"concurrent,omitempty"`
+	// Subject is what the step acts on, as the builtin resolved it (a
+	// release and its namespace), recorded from its first event on.
+	Subject *Subject `json:"subject,omitempty"`
+	// Changes are the changes the step made (in dry passes: would make)
+	// to releases, on its closing event.
+	Changes []Change `json:"changes,omitempty"`
+	// Interrupted marks the closing event of a step that an interrupt
+	// (SIGINT/SIGTERM, a cancelled run) stopped.
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Summary     string        `json:"summary,omitempty"`
+	Duration    time.Duration `json:"-"`
 	// Detail holds structured detail: a diff, readiness reasons, a report.
 	Detail any `json:"detail,omitempty"`
+}
+
+// Subject is what a step acts on.
+type Subject struct {
+	Release   string `json:"release,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ChangeAction is what a step did to a release.
+type ChangeAction string
+
+// The changes a step records.
+const (
+	Installed   ChangeAction = "install"
+	Upgraded    ChangeAction = "upgrade"
+	RolledBack  ChangeAction = "rollback"
+	Uninstalled ChangeAction = "uninstall"
+)
+
+// Change is one change a step made to a release: the step records it as
+// data, so that the stop report, the rollback lines and --graph read it
+// instead of argument names or summary wording.
+type Change struct {
+	Release   string       `json:"release"`
+	Namespace string       `json:"namespace"`
+	Action    ChangeAction `json:"action"`
+	// From is the revision before the change (0: none); To the revision
+	// the change made (0 for an uninstall).
+	From int `json:"from,omitempty"`
+	To   int `json:"to,omitempty"`
+	// FirstInstall is true when no earlier revision exists to roll back
+	// to (a first install, or an install over an uninstalled release
+	// whose history was not kept).
+	FirstInstall bool `json:"first_install,omitempty"`
+	// Restores is the revision a rollback brought back.
+	Restores int `json:"restores,omitempty"`
 }
 
 // Where returns the position followed by the enclosing frames, the way the

@@ -33,6 +33,9 @@ type Target struct {
 	// whose labels match, plus the workloads that own matching pods, plus
 	// matching pods that no workload owns.
 	Selector string
+	// Release names the Helm release whose manifest the target came from
+	// (a release value passed to wait_ready), if any.
+	Release string
 }
 
 // String names the target as the user gave it.

@@ -1,0 +1,288 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/plate-dev/plate/internal/ask"
+	"github.com/plate-dev/plate/internal/backup"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/kube/readiness"
+	kwait "github.com/plate-dev/plate/internal/kube/wait"
+	"github.com/plate-dev/plate/internal/kube/wait/status"
+	"github.com/plate-dev/plate/internal/trace"
+)
+
+// live is the adapter set of passes that reach the cluster: the run, and
+// (through a transport that refuses writes) the dry run and the preflight.
+// The same code serves both; what differs is the client it gets.
+type live struct{ e *Engine }
+
+// cluster returns the pass's Kubernetes client, its error phrased for a
+// builtin to prefix with its name.
+func (l live) cluster() (*kube.Client, error) {
+	cl, err := l.e.kubeClient()
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
+	}
+	return cl, nil
+}
+
+func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.InstallResult, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return hc.Install(ctx, req)
+}
+
+func (l live) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.UninstallResult, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return hc.Uninstall(ctx, req)
+}
+
+func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.RollbackResult, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return hc.Rollback(ctx, req)
+}
+
+func (l live) Template(ctx context.Context, req helm.TemplateRequest) (*helm.TemplateResult, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return hc.Template(ctx, req)
+}
+
+func (l live) Read(ctx context.Context, name, namespace string) (*ReleaseRead, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	info, err := hc.Get(ctx, name, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if info == nil {
+		return &ReleaseRead{Summary: fmt.Sprintf("%s not found in namespace %s", name, namespace)}, nil
+	}
+	return &ReleaseRead{Info: info, Summary: fmt.Sprintf("%s rev %d %s (%s %s)", name, info.Revision, info.Status, info.Chart, info.ChartVersion)}, nil
+}
+
+func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, namespace string) (*Applied, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	res, err := cl.Apply(ctx, objs, namespace)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[kube.Action][]string{}
+	out := &Applied{}
+	var notes []string
+	for _, r := range res {
+		counts[r.Action] = append(counts[r.Action], r.Ref)
+		if r.Note != "" {
+			notes = append(notes, r.Ref+": "+r.Note)
+		}
+		out.Objects = append(out.Objects, r.Object)
+	}
+	out.Summary = applySummary(!cl.ReadOnly, counts)
+	if len(notes) == 1 && len(res) == 1 {
+		out.Summary += " (" + res[0].Note + ")"
+	}
+	out.Detail = map[string]any{"objects": counts, "notes": notes}
+	return out, nil
+}
+
+// applySummary counts an apply's objects per action: "Namespace/x would be
+// created, 2 unchanged".
+func applySummary(live bool, counts map[kube.Action][]string) string {
+	var parts []string
+	for _, a := range []kube.Action{kube.Created, kube.Updated, kube.Unchanged} {
+		refs := counts[a]
+		if len(refs) == 0 {
+			continue
+		}
+		word := string(a)
+		if !live && a != kube.Unchanged {
+			word = "would be " + word
+		}
+		if len(refs) == 1 {
+			parts = append(parts, fmt.Sprintf("%s %s", refs[0], word))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %s", len(refs), word))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRead, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	gvk, err := cl.ParseKind(kind)
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	obj, err := cl.Get(ctx, gvk, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return &ObjectRead{Summary: fmt.Sprintf("%s/%s not found", gvk.Kind, name)}, nil
+	}
+	return &ObjectRead{Object: obj, Summary: fmt.Sprintf("%s found", kube.Ref(obj))}, nil
+}
+
+func (l live) Delete(ctx context.Context, kind, namespace, name string) (*Deleted, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	gvk, err := cl.ParseKind(kind)
+	if err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	act, err := cl.Delete(ctx, gvk, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	ref := gvk.Kind + "/" + name
+	switch {
+	case act == kube.Absent:
+		return &Deleted{Summary: ref + " absent"}, nil
+	case cl.ReadOnly:
+		return &Deleted{Existed: true, Summary: ref + " would be deleted"}, nil
+	}
+	return &Deleted{Existed: true, Summary: ref + " deleted"}, nil
+}
+
+func (l live) Wait(ctx context.Context, targets []kwait.Target, opts kwait.Options) (*WaitResult, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := kwait.ForClient(cl).Wait(ctx, targets, opts)
+	return &WaitResult{Report: rep}, err
+}
+
+func (l live) Health(ctx context.Context, namespaces []string) (*HealthResult, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	r, err := kwait.ForClient(cl).Health(ctx, namespaces, readiness.Options{}, time.Now())
+	return &HealthResult{Report: r}, err
+}
+
+func (l live) Status(ctx context.Context, opts status.Options) (*StatusResult, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	r, err := status.Collect(ctx, cl.Clientset, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &StatusResult{Report: r}, nil
+}
+
+func (l live) Identify(ctx context.Context) (*Identity, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	ns, err := cl.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return nil, exit.Errorf(exit.Usage, "cannot identify the cluster of %s: %v", cl.Describe(), err)
+	}
+	id := &Identity{Context: cl.ContextName, Server: cl.Server, UID: string(ns.UID), Namespace: cl.Namespace}
+	if v, err := cl.Clientset.Discovery().ServerVersion(); err == nil {
+		id.Version = v.GitVersion
+	}
+	return id, nil
+}
+
+func (l live) Source(ctx context.Context) (backup.Cluster, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return backup.Cluster{}, err
+	}
+	return backup.Identify(ctx, cl)
+}
+
+func (l live) Collect(ctx context.Context, name, namespace string) (*backup.Part, error) {
+	cl, err := l.cluster()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return backup.Collect(ctx, cl, hc, name, namespace)
+}
+
+// dryWaits is the wait adapter of dry passes that read the cluster: waits
+// and health checks are planned (the objects may not exist yet), status
+// reads.
+type dryWaits struct{ live }
+
+func (d dryWaits) Wait(ctx context.Context, targets []kwait.Target, opts kwait.Options) (*WaitResult, error) {
+	return &WaitResult{Plan: kwait.PlanWait(targets, opts)}, nil
+}
+
+func (d dryWaits) Health(ctx context.Context, namespaces []string) (*HealthResult, error) {
+	return &HealthResult{Planned: true, Report: &kwait.HealthReport{Namespaces: namespaces}}, nil
+}
+
+// runAsker asks by the confirmation rule.
+type runAsker struct{ rule ask.Rule }
+
+func (a runAsker) Confirm(ctx context.Context, question string, def bool) (Answer, error) {
+	how, err := a.rule.Confirm(question, def)
+	if err != nil {
+		return Answer{}, err
+	}
+	if how == ask.ByYes {
+		return Answer{How: ByYes, Yes: true}, nil
+	}
+	return Answer{How: Asked}, nil
+}
+
+// dryAsker answers for dry passes: a dry run says it would ask; a
+// preflight checks that the run will be able to ask (a terminal, or --yes)
+// and refuses now, before any write, when it will not.
+type dryAsker struct {
+	rule ask.Rule
+	pass trace.Pass
+}
+
+func (a dryAsker) Confirm(ctx context.Context, question string, def bool) (Answer, error) {
+	if a.pass != trace.Preflight {
+		return Answer{How: WouldAsk, Yes: a.rule.Yes}, nil
+	}
+	if err := a.rule.CanAsk(); err != nil {
+		return Answer{}, err
+	}
+	return Answer{How: WillAsk, Yes: a.rule.Yes}, nil
+}
