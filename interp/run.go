@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -363,6 +362,3 @@ func cycleFrom(chain []string, name string) []string {
 	}
 	return chain
 }
-
-// RootRelative returns path relative to the plan's root, for messages.
-func (p *Plan) RootRelative(path string) string { return displayName(p.Root, filepath.Clean(path)) }
