@@ -118,6 +118,7 @@ func (l *loader) newThread(name string) *starlark.Thread {
 	t.SetMaxExecutionSteps(max)
 	t.Print = l.print
 	builtins.SetRun(t, &builtins.Run{Ctx: l.ctx, Engine: l.opts.Engine, Root: l.plan.Root})
+	builtins.SetClock(t, l.opts.Engine)
 	if l.opts.ThreadInit != nil {
 		l.opts.ThreadInit(t)
 	}
