@@ -343,6 +343,7 @@ func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Ste
 		}
 		th := &starlark.Thread{Name: "step " + step.ID, Print: thread.Print, Load: thread.Load}
 		SetRun(th, run)
+		SetClock(th, run.Engine)
 		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: step.Pos.File, builtin: b}
 		v, err := b.Fn(c, a, k)
 		fut.val = v

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -119,6 +118,7 @@ func (l *loader) newThread(name string) *starlark.Thread {
 	t.SetMaxExecutionSteps(max)
 	t.Print = l.print
 	builtins.SetRun(t, &builtins.Run{Ctx: l.ctx, Engine: l.opts.Engine, Root: l.plan.Root})
+	builtins.SetClock(t, l.opts.Engine)
 	if l.opts.ThreadInit != nil {
 		l.opts.ThreadInit(t)
 	}
@@ -363,6 +363,3 @@ func cycleFrom(chain []string, name string) []string {
 	}
 	return chain
 }
-
-// RootRelative returns path relative to the plan's root, for messages.
-func (p *Plan) RootRelative(path string) string { return displayName(p.Root, filepath.Clean(path)) }

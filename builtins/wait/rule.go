@@ -152,6 +152,7 @@ func bind(c *builtins.Call, fn starlark.Callable) readiness.RuleFunc {
 	th := &starlark.Thread{Name: "ready_rule " + fn.Name(), Print: c.Thread.Print}
 	if run := builtins.RunOf(c.Thread); run != nil {
 		builtins.SetRun(th, run)
+		builtins.SetClock(th, run.Engine)
 	}
 	return func(obj *unstructured.Unstructured) (readiness.State, string, error) {
 		arg, err := builtins.FromGo(obj.UnstructuredContent())

@@ -26,8 +26,8 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
-	"github.com/plate-dev/plate/internal/kube/wait/status"
 	"github.com/plate-dev/plate/internal/progress"
+	"github.com/plate-dev/plate/internal/status"
 	"github.com/plate-dev/plate/internal/trace"
 )
 

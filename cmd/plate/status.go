@@ -9,7 +9,7 @@ import (
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
-	"github.com/plate-dev/plate/internal/kube/wait/status"
+	"github.com/plate-dev/plate/internal/status"
 )
 
 // StatusOptions are the options of `plate status`.

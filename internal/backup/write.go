@@ -11,20 +11,19 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/localfs"
 )
 
-// Identify reads the identity of kc's cluster: its API server URL and the
-// UID of its kube-system namespace.
+// Identify reads the identity of kc's cluster (kube.Identify) as a backup
+// records it: its context, API server URL and the UID of its kube-system
+// namespace.
 func Identify(ctx context.Context, kc *kube.Client) (Cluster, error) {
-	ns, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	id, err := kube.Identify(ctx, kc)
 	if err != nil {
-		return Cluster{}, fmt.Errorf("cannot identify the cluster of %s: reading namespace kube-system: %w", kc.Describe(), err)
+		return Cluster{}, err
 	}
-	return Cluster{Context: kc.ContextName, Server: kc.Server, UID: string(ns.UID)}, nil
+	return Cluster{Context: id.Context, Server: id.Server, UID: id.UID}, nil
 }
 
 // Writer writes one backup: the releases a run saves, one after the

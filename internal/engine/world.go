@@ -11,8 +11,8 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
-	"github.com/plate-dev/plate/internal/kube/wait/status"
 	"github.com/plate-dev/plate/internal/localfs"
+	"github.com/plate-dev/plate/internal/status"
 	"github.com/plate-dev/plate/internal/trace"
 )
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/plate-dev/plate/internal/ask"
@@ -16,7 +15,7 @@ import (
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
-	"github.com/plate-dev/plate/internal/kube/wait/status"
+	"github.com/plate-dev/plate/internal/status"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -211,15 +210,11 @@ func (l live) Identify(ctx context.Context) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := cl.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	k, err := kube.Identify(ctx, cl)
 	if err != nil {
-		return nil, exit.Errorf(exit.Usage, "cannot identify the cluster of %s: %v", cl.Describe(), err)
+		return nil, exit.Wrap(exit.Usage, err)
 	}
-	id := &Identity{Context: cl.ContextName, Server: cl.Server, UID: string(ns.UID), Namespace: cl.Namespace}
-	if v, err := cl.Clientset.Discovery().ServerVersion(); err == nil {
-		id.Version = v.GitVersion
-	}
-	return id, nil
+	return &Identity{Context: k.Context, Server: k.Server, UID: k.UID, Namespace: cl.Namespace, Version: k.Version}, nil
 }
 
 func (l live) Source(ctx context.Context) (backup.Cluster, error) {

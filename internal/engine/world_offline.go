@@ -11,7 +11,7 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
-	"github.com/plate-dev/plate/internal/kube/wait/status"
+	"github.com/plate-dev/plate/internal/status"
 )
 
 // offline is the adapter set of an offline dry run (--offline): charts

@@ -188,12 +188,6 @@ func (c *Client) Writes() bool {
 	return !c.opts.Offline && c.opts.Kube != nil && !c.opts.Kube.ReadOnly
 }
 
-// Offline reports whether the client renders without a cluster.
-func (c *Client) Offline() bool { return c.opts.Offline }
-
-// KubeVersion is the Kubernetes version client-only renders assume.
-func (c *Client) KubeVersion() string { return c.opts.KubeVersion }
-
 // ErrOffline is returned by operations that must read the cluster in an
 // offline dry run.
 var ErrOffline = errors.New("offline: no cluster is contacted (--offline)")

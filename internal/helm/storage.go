@@ -145,6 +145,24 @@ func cleanSecret(s *corev1.Secret) *corev1.Secret {
 // DecodeStorage decodes the release a Helm storage Secret holds: its
 // "release" key is base64 text of (usually gzipped) JSON.
 func DecodeStorage(s *corev1.Secret) (*release.Release, error) {
+	data, err := storagePayload(s, 0)
+	if err != nil {
+		return nil, err
+	}
+	var r release.Release
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("release payload: %w", err)
+	}
+	if r.Info == nil {
+		r.Info = &release.Info{}
+	}
+	return &r, nil
+}
+
+// storagePayload returns the JSON a storage Secret holds: its "release"
+// key is base64 text of (usually gzipped) JSON. A max above zero bounds the
+// decompressed size.
+func storagePayload(s *corev1.Secret, max int64) ([]byte, error) {
 	raw, ok := s.Data["release"]
 	if !ok {
 		return nil, fmt.Errorf("no release key")
@@ -158,18 +176,15 @@ func DecodeStorage(s *corev1.Secret) (*release.Release, error) {
 		if err != nil {
 			return nil, fmt.Errorf("release payload: %w", err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
+		var r io.Reader = zr
+		if max > 0 {
+			r = io.LimitReader(zr, max)
+		}
+		if data, err = io.ReadAll(r); err != nil {
 			return nil, fmt.Errorf("release payload: %w", err)
 		}
 	}
-	var r release.Release
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("release payload: %w", err)
-	}
-	if r.Info == nil {
-		r.Info = &release.Info{}
-	}
-	return &r, nil
+	return data, nil
 }
 
 // StorageRevision returns the revision a storage Secret holds, from its

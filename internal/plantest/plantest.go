@@ -124,6 +124,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return total, nil
 }
 
+// testClock is the clock of plan tests, for their traces and for
+// time.now() in the tests and the plans they run: it starts at
+// 2026-01-01T00:00:00Z and every reading advances it by a millisecond, so
+// results do not depend on when or how fast the tests run.
+func testClock() func() time.Time {
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		clock = clock.Add(time.Millisecond)
+		return clock
+	}
+}
+
 type silentErr struct{ code int }
 
 func (e *silentErr) Error() string { return "" }
@@ -152,7 +164,8 @@ func runFile(ctx context.Context, o Options, pre starlark.StringDict, file strin
 		return Result{}, err
 	}
 	ropts := func() interp.RunOptions {
-		return interp.RunOptions{Engine: engine.New(engine.Options{Pass: trace.DryRun, Script: &engine.Script{}}), Predeclared: pre}
+		rec := trace.NewRecorder(testClock())
+		return interp.RunOptions{Engine: engine.New(engine.Options{Pass: trace.DryRun, Script: &engine.Script{}, Recorder: rec}), Predeclared: pre}
 	}
 	globals, err := plan.ExecModule(ctx, ropts())
 	if err != nil {

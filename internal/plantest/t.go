@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.starlark.net/starlark"
@@ -112,8 +111,7 @@ func (t *T) run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 			kvs = append(kvs, interp.KV{Name: k, Value: plainString(item[1])})
 		}
 	}
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rec := trace.NewRecorder(func() time.Time { clock = clock.Add(time.Millisecond); return clock })
+	rec := trace.NewRecorder(testClock())
 	var out strings.Builder
 	rec.AddSink(trace.NewText(&out, trace.TextOptions{}))
 	runErr := func() error {

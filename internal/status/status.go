@@ -1,34 +1,27 @@
 // Package status collects what `plate status` and the status builtin show
-// about a namespace: the Helm releases (from Helm's storage Secrets, without
-// importing Helm), the pods with their readiness and problems, the Services
+// about a namespace: the Helm releases (their metadata, which internal/helm
+// reads from Helm's storage Secrets), the pods with their readiness and problems, the Services
 // with their addresses and the Ingresses with their hosts and TLS.
 //
 // It only reads. Helm release Secrets hold the release's values, which may
-// contain secrets: only the chart metadata and the release info are decoded,
-// never the values or the manifest.
+// contain secrets: only the chart metadata and the release info reach the
+// report (helm.LatestReleases), never the values or the manifest.
 package status
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 )
 
@@ -210,99 +203,23 @@ func Collect(ctx context.Context, cs kubernetes.Interface, opts Options) (*Repor
 	return r, nil
 }
 
-// releases reads the latest revision of each Helm release in ns from
-// Helm's storage Secrets (type helm.sh/release.v1, label owner=helm).
+// releases reads the latest revision of each Helm release in ns (of those
+// named, when names is not empty): the metadata internal/helm decodes from
+// Helm's storage, never the values or the manifest.
 func releases(ctx context.Context, cs kubernetes.Interface, ns string, names []string) ([]Release, error) {
-	sel := labels.SelectorFromSet(labels.Set{"owner": "helm"})
-	if len(names) > 0 {
-		req, err := labels.NewRequirement("name", selection.In, names)
-		if err != nil {
-			return nil, err
-		}
-		sel = sel.Add(*req)
-	}
-	secrets, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	metas, err := helm.LatestReleases(ctx, cs, ns, names)
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]*corev1.Secret{}
-	for i := range secrets.Items {
-		s := &secrets.Items[i]
-		name := s.Labels["name"]
-		if name == "" {
-			continue
-		}
-		if cur, ok := latest[name]; !ok || version(s) > version(cur) {
-			latest[name] = s
-		}
-	}
 	var out []Release
-	for name, s := range latest {
-		rel := Release{Name: name, Revision: version(s), Status: s.Labels["status"]}
-		if ts, err := strconv.ParseInt(s.Labels["modifiedAt"], 10, 64); err == nil {
-			rel.Updated = time.Unix(ts, 0)
-		}
-		if info, err := decodeInfo(s.Data["release"]); err == nil {
-			rel.Chart = info.Chart.Metadata.Name + "-" + info.Chart.Metadata.Version
-			rel.AppVersion = info.Chart.Metadata.AppVersion
-			rel.Description = info.Info.Description
-			if !info.Info.LastDeployed.IsZero() {
-				rel.Updated = info.Info.LastDeployed
-			}
-			if info.Info.Status != "" {
-				rel.Status = info.Info.Status
-			}
+	for _, m := range metas {
+		rel := Release{Name: m.Name, Revision: m.Revision, Status: m.Status, AppVersion: m.AppVersion, Updated: m.Updated, Description: m.Description}
+		if m.Chart != "" {
+			rel.Chart = m.Chart + "-" + m.ChartVersion
 		}
 		out = append(out, rel)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-func version(s *corev1.Secret) int {
-	v, _ := strconv.Atoi(s.Labels["version"])
-	return v
-}
-
-// releaseInfo is the part of Helm's stored release that status shows. The
-// stored release also holds values and the manifest, which are not decoded.
-type releaseInfo struct {
-	Info struct {
-		LastDeployed time.Time `json:"last_deployed"`
-		Description  string    `json:"description"`
-		Status       string    `json:"status"`
-	} `json:"info"`
-	Chart struct {
-		Metadata struct {
-			Name       string `json:"name"`
-			Version    string `json:"version"`
-			AppVersion string `json:"appVersion"`
-		} `json:"metadata"`
-	} `json:"chart"`
-}
-
-// decodeInfo decodes Helm's storage encoding: base64 of (usually gzipped)
-// JSON.
-func decodeInfo(data []byte) (*releaseInfo, error) {
-	raw, err := base64.StdEncoding.DecodeString(string(data))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, err
-		}
-		raw, err = io.ReadAll(io.LimitReader(zr, 64<<20))
-		if err != nil {
-			return nil, err
-		}
-	}
-	var info releaseInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return nil, err
-	}
-	return &info, nil
 }
 
 // releaseWorkloads returns "Kind/name" of the controllers (and the
