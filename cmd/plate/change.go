@@ -176,31 +176,43 @@ func isZero[T any](v T) bool {
 }
 
 // releaseClients are the clients of a command that reads or changes one
-// release: the cluster, Helm over it, and the namespace (-n, else the
-// context's, else "default").
+// release: the cluster, Helm over it, and the namespace (kube.Settings.
+// Namespaced: -n, else the context's, else "default").
 type releaseClients struct {
 	kube      *kube.Client
 	helm      *helm.Client
 	namespace string
 }
 
+// kubeSettings are the cluster settings of the global flags.
+func (g *GlobalOptions) kubeSettings() kube.Settings {
+	return kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace}
+}
+
+// namespace is the namespace of a command that takes none as an argument:
+// -n, else the context's, else "default" (kube.Settings.Namespaced).
+func (g *GlobalOptions) namespace() (string, error) {
+	ns, err := g.kubeSettings().Namespaced("")
+	if err != nil {
+		return "", exit.Wrap(exit.Usage, err)
+	}
+	return ns, nil
+}
+
 // connectRelease connects to the cluster of g. With readOnly the clients'
 // transport refuses every write, as in a dry run.
 func connectRelease(g *GlobalOptions, readOnly bool) (*releaseClients, error) {
-	kc, err := kube.Connect(kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace}, readOnly)
+	ns, err := g.namespace()
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kube.Connect(g.kubeSettings(), readOnly)
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
 	}
 	hc, err := helm.New(helm.Options{Kube: kc})
 	if err != nil {
 		return nil, err
-	}
-	ns := g.Namespace
-	if ns == "" {
-		ns = kc.Namespace
-	}
-	if ns == "" {
-		ns = "default"
 	}
 	return &releaseClients{kube: kc, helm: hc, namespace: ns}, nil
 }

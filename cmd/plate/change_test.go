@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -312,5 +314,65 @@ func TestMainInterruptStopsChanges(t *testing.T) {
 	}
 	if reqs := api.requests(); len(reqs) != 0 {
 		t.Errorf("%d requests after the interrupt: %v", len(reqs), reqs)
+	}
+}
+
+// The commands resolve their namespace by kube.Settings.Namespaced: a bad
+// -n is refused (exit 2) before any request.
+func TestChangeCommandsCheckNamespace(t *testing.T) {
+	api, kubeconfig := newAPIRecorder(t)
+	for _, args := range [][]string{
+		{"rollback", "web", "--yes"},
+		{"recover", "web", "--yes"},
+		{"history", "web"},
+		{"status"},
+	} {
+		r := runPlate(t, "", false, append(args, "--kubeconfig", kubeconfig, "-n", "Not_A_Namespace")...)
+		if r.code != exit.Usage || !strings.Contains(r.errOut, `namespace "Not_A_Namespace" is not a valid name`) {
+			t.Errorf("%s: exit %d\n%s", args[0], r.code, r.errOut)
+		}
+	}
+	if reqs := api.requests(); len(reqs) != 0 {
+		t.Errorf("%d requests: %v", len(reqs), reqs)
+	}
+}
+
+// Without -n the commands use the namespace of the kube context.
+func TestChangeCommandsContextNamespace(t *testing.T) {
+	api, _ := newAPIRecorder(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: rec
+  cluster: {server: %q}
+contexts:
+- name: rec
+  context: {cluster: rec, user: rec, namespace: team-a}
+current-context: rec
+users:
+- name: rec
+  user: {token: t}
+`, api.srv.URL)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The clients of rollback, recover, restore and history.
+	for _, tc := range []struct{ flag, want string }{{"", "team-a"}, {"web", "web"}} {
+		cl, err := connectRelease(&GlobalOptions{Kubeconfig: kubeconfig, Namespace: tc.flag}, true)
+		if err != nil || cl.namespace != tc.want {
+			t.Errorf("-n %q: namespace %v %v, want %s", tc.flag, cl, err, tc.want)
+		}
+	}
+	// plate status.
+	r := runPlate(t, "", false, "status", "--kubeconfig", kubeconfig)
+	reqs := api.requests()
+	if r.code == exit.OK || len(reqs) == 0 {
+		t.Fatalf("status: exit %d, %d requests\n%s", r.code, len(reqs), r.errOut)
+	}
+	for _, req := range reqs {
+		if !strings.Contains(req, "/namespaces/team-a/") {
+			t.Errorf("status: request outside the context's namespace: %s", req)
+		}
 	}
 }
