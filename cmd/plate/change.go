@@ -34,8 +34,8 @@ import (
 // to the answer of the confirmation, an interrupt stops the change with
 // exit code 130 and "interrupted: nothing was changed", even while the
 // question waits for its answer. Once the writes have begun, an interrupt
-// does not cancel them: Apply gets a context that it does not cancel,
-// because Helm's SDK rollback takes no context and would go on in the
+// does not cancel them: Apply gets a context that an interrupt does not
+// cancel, because Helm's SDK rollback takes no context and would go on in the
 // background of a process about to exit, leaving the release
 // pending-rollback. The write under way finishes (bounded by its timeout);
 // Apply checks interrupted() between writes and stops there; the flow
@@ -60,13 +60,17 @@ type change[P, R any] struct {
 	connect func(g *GlobalOptions, readOnly bool) (*releaseClients, error)
 }
 
-// errNothingChanged is the interrupt before any write.
-var errNothingChanged = &exit.Error{Code: exit.Interrupted, Msg: "interrupted: nothing was changed", Err: context.Canceled}
+// errNothingChanged is the error of an interrupt before any write.
+func errNothingChanged() error {
+	return &exit.Error{Code: exit.Interrupted, Msg: "interrupted: nothing was changed", Err: context.Canceled}
+}
 
-// errLetFinish is the interrupt during the writes, which were let finish.
-var errLetFinish = &exit.Error{Code: exit.Interrupted,
-	Msg: "interrupted while changing the cluster: the change under way was let finish, so that no release is left pending",
-	Err: context.Canceled}
+// errLetFinish is the error of an interrupt during the writes, which were
+// let finish.
+func errLetFinish() error {
+	return &exit.Error{Code: exit.Interrupted, Err: context.Canceled,
+		Msg: "interrupted while changing the cluster: the change under way was let finish, so that no release is left pending"}
+}
 
 // run runs the change with the options of the command and its
 // confirmation rule (ask.Rule{Yes: --yes, Prompter: f.IO}).
@@ -78,7 +82,7 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 	asJSON := g.Output == "json"
 	out := f.IO.Out
 	if ctx.Err() != nil {
-		return errNothingChanged
+		return errNothingChanged()
 	}
 	dry, err := connect(g, true)
 	if err != nil {
@@ -87,7 +91,7 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 	plan, err := c.Plan(ctx, dry)
 	if ctx.Err() != nil {
 		// What failed, failed because of the interrupt.
-		return errNothingChanged
+		return errNothingChanged()
 	}
 	if !asJSON && !isZero(plan) {
 		c.Show(out, dry, plan)
@@ -110,7 +114,7 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 		return err
 	}
 	if ctx.Err() != nil {
-		return errNothingChanged
+		return errNothingChanged()
 	}
 	interrupted := func() bool { return ctx.Err() != nil }
 	res, err := c.Apply(context.WithoutCancel(ctx), live, plan, interrupted)
@@ -126,7 +130,7 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 		}
 	}
 	if interrupted() {
-		return errLetFinish
+		return errLetFinish()
 	}
 	return nil
 }
@@ -150,10 +154,10 @@ func confirmChange(ctx context.Context, w io.Writer, rule ask.Rule, question str
 		if !rule.Yes && rule.CanAsk() == nil {
 			fmt.Fprintln(w)
 		}
-		return errNothingChanged
+		return errNothingChanged()
 	}
 	if ctx.Err() != nil {
-		return errNothingChanged
+		return errNothingChanged()
 	}
 	switch {
 	case err == nil:
