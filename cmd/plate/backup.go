@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/backup"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
@@ -291,9 +293,6 @@ and without --yes it stops with exit code 4 and changes nothing.`,
 }
 
 func restoreRun(ctx context.Context, f *Factory, opts *RestoreOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	dir, err := opts.backupsDir()
 	if err != nil {
 		return exit.Wrap(exit.Usage, err)
@@ -313,73 +312,89 @@ func restoreRun(ctx context.Context, f *Factory, opts *RestoreOptions) error {
 	if err != nil {
 		return err
 	}
-	dry, err := connectRelease(opts.GlobalOptions, true)
-	if err != nil {
-		return err
-	}
-	target, err := backup.Identify(ctx, dry.kube)
-	if err != nil {
-		return exit.Wrap(exit.Usage, err)
-	}
-	asJSON := opts.Output == "json"
-	if err := backup.CheckCluster(m, target); err != nil {
-		if !opts.ForceCluster {
-			return &exit.Error{Code: exit.Usage, Msg: "refusing to restore backup " + m.ID + ": " + err.Error(), Err: err,
-				Hint: "point --context at the cluster the backup came from, or pass --force-cluster to restore onto this one"}
-		}
-		fmt.Fprintf(f.IO.ErrOut, "plate: warning: %v; restoring anyway (--force-cluster)\n", err)
-	}
-	var plans []*backup.ReleaseResult
-	for _, r := range rels {
-		p, err := backup.Restore(ctx, dry.kube, dry.helm, dir, m, r, opts.Timeout)
-		if err != nil {
-			return fmt.Errorf("%s in %s: %w", r.Name, r.Namespace, err)
-		}
-		plans = append(plans, p)
-		if !asJSON {
-			fmt.Fprintln(f.IO.Out, p.Summary())
-			if opts.Verbose > 0 {
-				fmt.Fprint(f.IO.Out, indent(p.Helm.Text()))
-				for _, e := range p.Extra {
-					fmt.Fprintf(f.IO.Out, "    %s %s (%s)\n", e.Ref(), e.Action, e.Reason)
+	return change[*restorePlan, []*backup.ReleaseResult]{
+		Plan: func(ctx context.Context, dry *releaseClients) (*restorePlan, error) {
+			target, err := backup.Identify(ctx, dry.kube)
+			if err != nil {
+				return nil, exit.Wrap(exit.Usage, err)
+			}
+			if err := backup.CheckCluster(m, target); err != nil {
+				if !opts.ForceCluster {
+					return nil, &exit.Error{Code: exit.Usage, Msg: "refusing to restore backup " + m.ID + ": " + err.Error(), Err: err,
+						Hint: "point --context at the cluster the backup came from, or pass --force-cluster to restore onto this one"}
+				}
+				fmt.Fprintf(f.IO.ErrOut, "plate: warning: %v; restoring anyway (--force-cluster)\n", err)
+			}
+			plan := &restorePlan{volumeData: m.VolumeData}
+			for _, r := range rels {
+				p, err := backup.Restore(ctx, dry.kube, dry.helm, dir, m, r, opts.Timeout)
+				if err != nil {
+					return plan, fmt.Errorf("%s in %s: %w", r.Name, r.Namespace, err)
+				}
+				plan.releases = append(plan.releases, p)
+			}
+			plan.complete = true
+			return plan, nil
+		},
+		Show: func(w io.Writer, _ *releaseClients, plan *restorePlan) {
+			for _, p := range plan.releases {
+				fmt.Fprintln(w, p.Summary())
+				if opts.Verbose > 0 {
+					fmt.Fprint(w, indent(p.Helm.Text()))
+					for _, e := range p.Extra {
+						fmt.Fprintf(w, "    %s %s (%s)\n", e.Ref(), e.Action, e.Reason)
+					}
 				}
 			}
-		}
-	}
-	if !asJSON {
-		fmt.Fprintf(f.IO.Out, "volume data is not restored: %s\n", m.VolumeData)
-	}
-	q := fmt.Sprintf("Restore %s from backup %s onto %s?", plural(len(rels), "release"), m.ID, dry.kube.Describe())
-	if err := confirmChange(f, opts.Yes, q); err != nil {
-		return err
-	}
-	live, err := connectRelease(opts.GlobalOptions, false)
-	if err != nil {
-		return err
-	}
-	var results []*backup.ReleaseResult
-	for _, r := range rels {
-		res, err := backup.Restore(ctx, live.kube, live.helm, dir, m, r, opts.Timeout)
-		if err != nil {
-			var done []string
-			for _, d := range results {
-				done = append(done, d.Namespace+"/"+d.Name)
+			if plan.complete {
+				fmt.Fprintf(w, "volume data is not restored: %s\n", plan.volumeData)
 			}
-			msg := "none"
-			if len(done) > 0 {
-				msg = strings.Join(done, ", ")
+		},
+		Question: func(dry *releaseClients, _ *restorePlan) string {
+			return fmt.Sprintf("Restore %s from backup %s onto %s?", plural(len(rels), "release"), m.ID, dry.kube.Describe())
+		},
+		// One release after the other; an interrupt lets the restore under
+		// way finish and stops before the next.
+		Apply: func(ctx context.Context, live *releaseClients, _ *restorePlan, interrupted func() bool) ([]*backup.ReleaseResult, error) {
+			var results []*backup.ReleaseResult
+			restored := func() string {
+				var done []string
+				for _, d := range results {
+					done = append(done, d.Namespace+"/"+d.Name)
+				}
+				if len(done) == 0 {
+					return "none"
+				}
+				return strings.Join(done, ", ")
 			}
-			return exit.Wrap(exit.PlanFailed, fmt.Errorf("restore of %s in %s failed (restored before it: %s): %w", r.Name, r.Namespace, msg, err))
-		}
-		results = append(results, res)
-		if !asJSON {
-			fmt.Fprintln(f.IO.Out, res.Summary())
-		}
-	}
-	if asJSON {
-		return writeJSON(f.IO.Out, results)
-	}
-	return nil
+			for _, r := range rels {
+				if interrupted() {
+					return results, &exit.Error{Code: exit.Interrupted, Err: context.Canceled,
+						Msg: fmt.Sprintf("interrupted: %s in %s and the releases after it were not restored (restored before it: %s)", r.Name, r.Namespace, restored())}
+				}
+				res, err := backup.Restore(ctx, live.kube, live.helm, dir, m, r, opts.Timeout)
+				if err != nil {
+					return results, exit.Wrap(exit.PlanFailed, fmt.Errorf("restore of %s in %s failed (restored before it: %s): %w", r.Name, r.Namespace, restored(), err))
+				}
+				results = append(results, res)
+			}
+			return results, nil
+		},
+		Report: func(w io.Writer, _ *releaseClients, results []*backup.ReleaseResult) {
+			for _, res := range results {
+				fmt.Fprintln(w, res.Summary())
+			}
+		},
+	}.run(ctx, f, opts.GlobalOptions, ask.Rule{Yes: opts.Yes, Prompter: f.IO})
+}
+
+// restorePlan is the plan of plate backup restore: the dry restore of each
+// release, in order. complete is false when a release could not be
+// planned.
+type restorePlan struct {
+	releases   []*backup.ReleaseResult
+	volumeData string
+	complete   bool
 }
 
 // selectReleases picks the releases --release names (NAME or NS/NAME), or

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
-	"github.com/plate-dev/plate/internal/iostreams"
-	"github.com/plate-dev/plate/internal/kube"
 )
 
 // HistoryOptions are the options of `plate history`.
@@ -55,9 +52,6 @@ type historyReport struct {
 }
 
 func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cl, err := connectRelease(opts.GlobalOptions, true)
 	if err != nil {
 		return err
@@ -121,58 +115,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// releaseClients are the clients of a command that reads or changes one
-// release: the cluster, Helm over it, and the namespace (-n, else the
-// context's, else "default").
-type releaseClients struct {
-	kube      *kube.Client
-	helm      *helm.Client
-	namespace string
-}
-
-// connectRelease connects to the cluster of g. With readOnly the clients'
-// transport refuses every write, as in a dry run.
-func connectRelease(g *GlobalOptions, readOnly bool) (*releaseClients, error) {
-	kc, err := kube.Connect(kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace}, readOnly)
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
-	}
-	hc, err := helm.New(helm.Options{Kube: kc})
-	if err != nil {
-		return nil, err
-	}
-	ns := g.Namespace
-	if ns == "" {
-		ns = kc.Namespace
-	}
-	if ns == "" {
-		ns = "default"
-	}
-	return &releaseClients{kube: kc, helm: hc, namespace: ns}, nil
-}
-
-// confirmChange asks question before a command changes the cluster, with
-// confirm()'s rules: --yes answers yes; without a terminal (and without
-// --yes) it stops with exit code 4; "no" stops with exit code 4, "aborted
-// by user".
-func confirmChange(f *Factory, yes bool, question string) error {
-	if yes {
-		return nil
-	}
-	if !f.IO.CanPrompt() {
-		return exit.Errorf(exit.Aborted, "%s: cannot ask for confirmation without a terminal; pass --yes", strings.TrimSuffix(question, "?"))
-	}
-	ok, err := f.IO.Confirm(question, false)
-	if errors.Is(err, iostreams.ErrNoAnswer) {
-		return exit.Errorf(exit.Aborted, "no answer: nothing was changed")
-	}
-	if err != nil {
-		return exit.Wrap(exit.Aborted, err)
-	}
-	if !ok {
-		return &exit.Error{Code: exit.Aborted, Msg: "aborted by user: nothing was changed"}
-	}
-	return nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/lock"
 	"github.com/plate-dev/plate/internal/trace"
@@ -54,61 +56,64 @@ and asks for confirmation: --yes answers yes; without a terminal and without
 	return cmd
 }
 
+// recoverPlan is the plan of plate recover: the dry recovery and the run
+// locks that are held. -o json prints the recovery only (locks is not
+// exported).
+type recoverPlan struct {
+	*helm.RecoverResult
+	locks []string
+}
+
 func recoverRun(ctx context.Context, f *Factory, opts *RecoverOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	dry, err := connectRelease(opts.GlobalOptions, true)
-	if err != nil {
-		return err
-	}
-	req := helm.RecoverRequest{Release: opts.Release, Namespace: dry.namespace}
-	plan, err := dry.helm.Recover(ctx, req)
-	if err != nil {
-		return err
-	}
-	asJSON := opts.Output == "json"
-	if !plan.Stuck {
-		if asJSON {
-			return writeJSON(f.IO.Out, plan)
-		}
-		fmt.Fprintf(f.IO.Out, "%s in %s: %s\n", opts.Release, dry.namespace, plan.Summary())
-		return nil
-	}
-	if !asJSON {
-		age := ""
-		if !plan.Latest.Updated.IsZero() {
-			age = fmt.Sprintf(", started %s ago", trace.FormatDuration(f.Now().Sub(plan.Latest.Updated).Round(time.Second)))
-		}
-		fmt.Fprintf(f.IO.Out, "%s in %s on %s: rev %d is %s%s\n", opts.Release, dry.namespace, dry.kube.Describe(), plan.Latest.Revision, plan.Latest.Status, age)
-		for _, h := range liveRunLocks(ctx, dry, opts.LockNamespace, f.Now()) {
-			fmt.Fprintf(f.IO.Out, "warning: a plate run holds a run lock: %s; if it works on %s, let it finish instead\n", h, opts.Release)
-		}
-		fmt.Fprintln(f.IO.Out, plan.Summary())
-		if opts.Verbose > 0 {
-			fmt.Fprint(f.IO.Out, indent(plan.Text()))
-		}
-	}
-	q := fmt.Sprintf("Recover %s in namespace %s on %s (no other operation on it is running)?", opts.Release, dry.namespace, dry.kube.Describe())
-	if err := confirmChange(f, opts.Yes, q); err != nil {
-		return err
-	}
-	live, err := connectRelease(opts.GlobalOptions, false)
-	if err != nil {
-		return err
-	}
-	res, err := live.helm.Recover(ctx, req)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(f.IO.Out, res)
-	}
-	fmt.Fprintf(f.IO.Out, "%s in %s: %s\n", opts.Release, live.namespace, res.Summary())
-	if res.Stuck {
-		fmt.Fprintln(f.IO.Out, "the next run can proceed")
-	}
-	return nil
+	req := func(ns string) helm.RecoverRequest { return helm.RecoverRequest{Release: opts.Release, Namespace: ns} }
+	return change[*recoverPlan, *helm.RecoverResult]{
+		Plan: func(ctx context.Context, dry *releaseClients) (*recoverPlan, error) {
+			res, err := dry.helm.Recover(ctx, req(dry.namespace))
+			if err != nil {
+				return nil, err
+			}
+			p := &recoverPlan{RecoverResult: res}
+			if res.Stuck && opts.Output != "json" {
+				p.locks = liveRunLocks(ctx, dry, opts.LockNamespace, f.Now())
+			}
+			return p, nil
+		},
+		Show: func(w io.Writer, dry *releaseClients, plan *recoverPlan) {
+			if !plan.Stuck {
+				fmt.Fprintf(w, "%s in %s: %s\n", opts.Release, dry.namespace, plan.Summary())
+				return
+			}
+			age := ""
+			if !plan.Latest.Updated.IsZero() {
+				age = fmt.Sprintf(", started %s ago", trace.FormatDuration(f.Now().Sub(plan.Latest.Updated).Round(time.Second)))
+			}
+			fmt.Fprintf(w, "%s in %s on %s: rev %d is %s%s\n", opts.Release, dry.namespace, dry.kube.Describe(), plan.Latest.Revision, plan.Latest.Status, age)
+			for _, h := range plan.locks {
+				fmt.Fprintf(w, "warning: a plate run holds a run lock: %s; if it works on %s, let it finish instead\n", h, opts.Release)
+			}
+			fmt.Fprintln(w, plan.Summary())
+			if opts.Verbose > 0 {
+				fmt.Fprint(w, indent(plan.Text()))
+			}
+		},
+		Question: func(dry *releaseClients, plan *recoverPlan) string {
+			if !plan.Stuck {
+				return ""
+			}
+			return fmt.Sprintf("Recover %s in namespace %s on %s (no other operation on it is running)?", opts.Release, dry.namespace, dry.kube.Describe())
+		},
+		// Marking the pending revision failed and the rollback after it
+		// are one change: an interrupt lets both finish.
+		Apply: func(ctx context.Context, live *releaseClients, _ *recoverPlan, _ func() bool) (*helm.RecoverResult, error) {
+			return live.helm.Recover(ctx, req(live.namespace))
+		},
+		Report: func(w io.Writer, live *releaseClients, res *helm.RecoverResult) {
+			fmt.Fprintf(w, "%s in %s: %s\n", opts.Release, live.namespace, res.Summary())
+			if res.Stuck {
+				fmt.Fprintln(w, "the next run can proceed")
+			}
+		},
+	}.run(ctx, f, opts.GlobalOptions, ask.Rule{Yes: opts.Yes, Prompter: f.IO})
 }
 
 // liveRunLocks lists the holders of run locks (Leases of plate runs) that

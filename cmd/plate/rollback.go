@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/trace"
@@ -49,43 +50,31 @@ A release stuck in a pending state is refused: see plate recover.`,
 }
 
 func rollbackRun(ctx context.Context, f *Factory, opts *RollbackOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
+	req := func(ns string, rev int) helm.RollbackRequest {
+		return helm.RollbackRequest{Release: opts.Release, Namespace: ns, Revision: rev}
 	}
-	dry, err := connectRelease(opts.GlobalOptions, true)
-	if err != nil {
-		return err
-	}
-	req := helm.RollbackRequest{Release: opts.Release, Namespace: dry.namespace, Revision: opts.To}
-	plan, err := dry.helm.Rollback(ctx, req)
-	if err != nil {
-		return err
-	}
-	json := opts.Output == "json"
-	if !json {
-		fmt.Fprintf(f.IO.Out, "%s in %s on %s: %s\n", opts.Release, dry.namespace, dry.kube.Describe(), plan.Summary())
-		if opts.Verbose > 0 {
-			fmt.Fprint(f.IO.Out, indent(plan.Text()))
-		}
-	}
-	q := fmt.Sprintf("Roll back %s in namespace %s on %s from rev %d to rev %d?", opts.Release, dry.namespace, dry.kube.Describe(), plan.FromRevision, plan.Restores)
-	if err := confirmChange(f, opts.Yes, q); err != nil {
-		return err
-	}
-	live, err := connectRelease(opts.GlobalOptions, false)
-	if err != nil {
-		return err
-	}
-	req.Revision = plan.Restores
-	res, err := live.helm.Rollback(ctx, req)
-	if err != nil {
-		return err
-	}
-	if json {
-		return writeJSON(f.IO.Out, res)
-	}
-	fmt.Fprintf(f.IO.Out, "%s in %s: %s\n", opts.Release, live.namespace, res.Summary())
-	return nil
+	return change[*helm.RollbackResult, *helm.RollbackResult]{
+		Plan: func(ctx context.Context, dry *releaseClients) (*helm.RollbackResult, error) {
+			return dry.helm.Rollback(ctx, req(dry.namespace, opts.To))
+		},
+		Show: func(w io.Writer, dry *releaseClients, plan *helm.RollbackResult) {
+			fmt.Fprintf(w, "%s in %s on %s: %s\n", opts.Release, dry.namespace, dry.kube.Describe(), plan.Summary())
+			if opts.Verbose > 0 {
+				fmt.Fprint(w, indent(plan.Text()))
+			}
+		},
+		Question: func(dry *releaseClients, plan *helm.RollbackResult) string {
+			return fmt.Sprintf("Roll back %s in namespace %s on %s from rev %d to rev %d?", opts.Release, dry.namespace, dry.kube.Describe(), plan.FromRevision, plan.Restores)
+		},
+		// The revision the plan chose is the one restored, even if the
+		// history changed since.
+		Apply: func(ctx context.Context, live *releaseClients, plan *helm.RollbackResult, _ func() bool) (*helm.RollbackResult, error) {
+			return live.helm.Rollback(ctx, req(live.namespace, plan.Restores))
+		},
+		Report: func(w io.Writer, live *releaseClients, res *helm.RollbackResult) {
+			fmt.Fprintf(w, "%s in %s: %s\n", opts.Release, live.namespace, res.Summary())
+		},
+	}.run(ctx, f, opts.GlobalOptions, ask.Rule{Yes: opts.Yes, Prompter: f.IO})
 }
 
 // interruptReport tells, after an interrupted run, what the run did, what

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,7 +21,9 @@ type Factory struct {
 	IO      *iostreams.IOStreams
 	Now     func() time.Time
 	Plugins func() []builtins.Plugin
-	// Interrupts delivers SIGINT/SIGTERM; nil in tests.
+	// Interrupts delivers the first SIGINT/SIGTERM (signalInterrupts); Main
+	// turns it into the cancellation of the context every command gets.
+	// Tests inject a channel here; nil means no interrupts.
 	Interrupts func() (<-chan struct{}, func())
 }
 
@@ -101,11 +104,16 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 	return root
 }
 
-// Main runs plate with args and returns the exit code.
+// Main runs plate with args and returns the exit code. Signals are handled
+// here, once for every command: the first SIGINT or SIGTERM cancels the
+// context the command gets (cmd.Context()), which then stops cleanly (exit
+// code 130); a second one exits at once with code 130.
 func Main(args []string, f *Factory) int {
+	ctx, stop := interruptContext(context.Background(), f.Interrupts)
+	defer stop()
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exit.OK
 	}

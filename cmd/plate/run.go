@@ -170,19 +170,6 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if f.Interrupts != nil {
-		intr, stop := f.Interrupts()
-		defer stop()
-		go func() {
-			select {
-			case <-intr:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
 	out := newOutput(f, opts.GlobalOptions)
 	kubeSettings := kube.Settings{Kubeconfig: opts.Kubeconfig, Context: opts.Context, Namespace: opts.Namespace}
 	var preflight *engine.Engine

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -31,4 +32,30 @@ func signalInterrupts() (<-chan struct{}, func()) {
 		}
 	}()
 	return first, func() { signal.Stop(sig); close(done) }
+}
+
+// interruptContext returns a context of parent that the first interrupt
+// cancels, and the function that stops listening. interrupts is the
+// Factory's (signalInterrupts, or a test's channel); nil means none. An
+// interrupt that has already arrived cancels the context before it is
+// returned.
+func interruptContext(parent context.Context, interrupts func() (<-chan struct{}, func())) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	if interrupts == nil {
+		return ctx, cancel
+	}
+	intr, stop := interrupts()
+	select {
+	case <-intr:
+		cancel()
+	default:
+	}
+	go func() {
+		select {
+		case <-intr:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(); stop() }
 }

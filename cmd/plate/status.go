@@ -40,19 +40,13 @@ release. -o json prints the report as one JSON object.`,
 }
 
 func statusRun(ctx context.Context, f *Factory, opts *StatusOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
+	ns, err := opts.namespace()
+	if err != nil {
+		return err
 	}
-	cl, err := kube.Connect(kube.Settings{Kubeconfig: opts.Kubeconfig, Context: opts.Context, Namespace: opts.Namespace}, true)
+	cl, err := kube.Connect(opts.kubeSettings(), true)
 	if err != nil {
 		return exit.Wrap(exit.Usage, fmt.Errorf("cluster: %w", err))
-	}
-	ns := opts.Namespace
-	if ns == "" {
-		ns = cl.Namespace
-	}
-	if ns == "" {
-		ns = "default"
 	}
 	r, err := status.Collect(ctx, cl.Clientset, status.Options{Namespace: ns, Releases: opts.Releases, Now: f.Now()})
 	if err != nil {
