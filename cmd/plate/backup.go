@@ -302,7 +302,7 @@ func restoreRun(ctx context.Context, f *Factory, opts *RestoreOptions) error {
 		return err
 	}
 	for _, p := range backup.Verify(dir, m) {
-		if strings.Contains(p.Problem, "readable by others") {
+		if p.Warning {
 			fmt.Fprintf(f.IO.ErrOut, "plate: warning: backup %s: %s: %s\n", m.ID, p.File, p.Problem)
 			continue
 		}

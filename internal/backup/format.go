@@ -266,6 +266,9 @@ func Load(dir, id string) (*Manifest, error) {
 type Problem struct {
 	File    string `json:"file"`
 	Problem string `json:"problem"`
+	// Warning marks a problem that does not make the backup unusable
+	// (a file readable by others): restore warns and goes on.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // Verify checks every file of backup m under dir against its checksum,
@@ -289,7 +292,7 @@ func Verify(dir string, m *Manifest) []Problem {
 			out = append(out, Problem{File: f, Problem: "checksum mismatch: changed since the backup"})
 		}
 		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
-			out = append(out, Problem{File: f, Problem: fmt.Sprintf("readable by others (mode %04o): it may hold secrets", st.Mode().Perm())})
+			out = append(out, Problem{File: f, Warning: true, Problem: fmt.Sprintf("readable by others (mode %04o): it may hold secrets", st.Mode().Perm())})
 		}
 	}
 	return out
