@@ -116,6 +116,15 @@ func (f *Future) Release() string {
 	return ""
 }
 
+// ReleaseRevision waits for the step and names the release revision of its
+// value; ok is false when the value is no release revision.
+func (f *Future) ReleaseRevision() (name, namespace string, revision int) {
+	if rr, ok := f.resolved().(ReleaseRevision); ok {
+		return rr.ReleaseRevision()
+	}
+	return "", "", 0
+}
+
 // Describe names the step.
 func (f *Future) Describe() string {
 	return fmt.Sprintf("the result of %s (step %s at %s)", f.builtin, f.task.Step.ID, f.task.Step.Pos)

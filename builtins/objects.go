@@ -20,6 +20,12 @@ type ObjectSet interface {
 	Release() string
 }
 
+// ReleaseRevision is implemented by values that stand for one revision of
+// a Helm release (the release value helm_install returns).
+type ReleaseRevision interface {
+	ReleaseRevision() (name, namespace string, revision int)
+}
+
 // StepValue is implemented by values an effectful builtin returns, so that
 // needs= can name the step that produced them.
 type StepValue interface {

@@ -281,7 +281,7 @@ func installChange(res *ih.InstallResult) (trace.Change, bool) {
 	case res.Offline && !res.Scripted, res.Action == ih.NoChange:
 		return ch, false
 	case res.Action == ih.Upgrade:
-		ch.Action, ch.From = trace.Upgraded, res.FromRevision
+		ch.Action, ch.From, ch.Supersedes = trace.Upgraded, res.FromRevision, res.Supersedes
 	default:
 		ch.Action, ch.From, ch.FirstInstall = trace.Installed, res.Replaces, res.Replaces == 0
 	}

@@ -42,6 +42,11 @@ func NewReleaseValue(rel ih.Release, history []ih.Revision, planned bool, step s
 // Info returns the release the value describes.
 func (r *ReleaseValue) Info() ih.Release { return r.rel }
 
+// ReleaseRevision names the release revision (builtins.ReleaseRevision).
+func (r *ReleaseValue) ReleaseRevision() (name, namespace string, revision int) {
+	return r.rel.Name, r.rel.Namespace, r.rel.Revision
+}
+
 // Release names the release (builtins.ObjectSet).
 func (r *ReleaseValue) Release() string { return r.rel.Name }
 

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -24,6 +25,7 @@ import (
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
+	ih "github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
 	"github.com/plate-dev/plate/internal/progress"
@@ -254,7 +256,7 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	if res != nil && res.Plan != nil {
 		v, perr := planned(c, res.Plan, what)
 		if err != nil {
-			return nil, c.Fail(err)
+			return nil, recordVerdict(c, args, c.Fail(err))
 		}
 		return v, perr
 	}
@@ -262,11 +264,77 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		c.Report.Detail = res.Report
 	}
 	if err != nil {
-		return nil, waitError(err)
+		return nil, recordVerdict(c, args, waitError(err))
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
 }
+
+// recordVerdict tells Helm that the revisions this run made of the
+// releases among the targets did not become ready, as `helm upgrade --wait`
+// does: each is marked failed (and the revision it superseded deployed
+// again), so that history shows it and the default rollback skips it. It
+// runs even when the wait was interrupted, on a context of its own with a
+// short bound. What it did is added to the error, below its first line.
+func recordVerdict(c *builtins.Call, targets starlark.Tuple, cause error) error {
+	var revs []builtins.ReleaseRevision
+	var walk func(v starlark.Value, depth int)
+	walk = func(v starlark.Value, depth int) {
+		switch x := v.(type) {
+		case builtins.ReleaseRevision:
+			revs = append(revs, x)
+		case *starlark.List, starlark.Tuple:
+			if depth == 0 {
+				it := x.(starlark.Iterable).Iterate()
+				defer it.Done()
+				var e starlark.Value
+				for it.Next(&e) {
+					walk(e, 1)
+				}
+			}
+		}
+	}
+	for _, a := range targets {
+		walk(a, 0)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Ctx), verdictTimeout)
+	defer cancel()
+	reason := cause.Error()
+	var xe *exit.Error
+	if errors.As(cause, &xe) {
+		reason = xe.Msg
+	}
+	reason = strings.TrimPrefix(reason, "wait_ready: ")
+	var notes []string
+	for _, rr := range revs {
+		name, ns, rev := rr.ReleaseRevision()
+		ch, ok := c.Engine.Changed(name, ns)
+		if !ok || ch.To != rev || (ch.Action != trace.Installed && ch.Action != trace.Upgraded) {
+			continue
+		}
+		res, err := c.Engine.Releases().MarkFailed(ctx, ih.VerdictRequest{Release: name, Namespace: ns, Revision: rev, Supersedes: ch.Supersedes, Reason: reason})
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("could not mark %s rev %d failed in Helm's history: %v", name, rev, err))
+			continue
+		}
+		notes = append(notes, res.Summary())
+		if res.Marked {
+			c.Report.Change(trace.Change{Release: name, Namespace: ns, Action: trace.MarkedFailed, From: rev, To: rev, Restores: res.Redeployed})
+		}
+	}
+	if len(notes) == 0 {
+		return cause
+	}
+	if xe != nil {
+		cp := *xe
+		cp.Msg += "\n" + strings.Join(notes, "\n")
+		return &cp
+	}
+	return exit.Wrap(exit.PlanFailed, fmt.Errorf("%w\n%s", cause, strings.Join(notes, "\n")))
+}
+
+// verdictTimeout bounds recording a readiness verdict in Helm's history.
+const verdictTimeout = 15 * time.Second
 
 // waitError gives a wait's error its exit code.
 func waitError(err error) error {

@@ -87,6 +87,8 @@ type Engine struct {
 
 	stateMu sync.Mutex
 	state   map[any]any
+	// changes are the changes to releases the pass's steps recorded.
+	changes []trace.Change
 }
 
 // New returns an engine for one pass.
@@ -243,6 +245,11 @@ func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted 
 	ev := e.event(s, phase, r.Summary, r.Detail)
 	ev.Changes = r.Changes
 	ev.Interrupted = interrupted
+	if len(r.Changes) > 0 {
+		e.stateMu.Lock()
+		e.changes = append(e.changes, r.Changes...)
+		e.stateMu.Unlock()
+	}
 	e.opts.Recorder.Emit(ev)
 }
 

@@ -42,6 +42,9 @@ type Releases interface {
 	// when it was not read).
 	Read(ctx context.Context, name, namespace string) (*ReleaseRead, error)
 	Template(ctx context.Context, req helm.TemplateRequest) (*helm.TemplateResult, error)
+	// MarkFailed records that a revision this pass made did not become
+	// ready (helm.Client.MarkFailed).
+	MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error)
 }
 
 // ReleaseRead is the answer to a release read.
@@ -207,6 +210,19 @@ func (e *Engine) Namespace(arg string) (string, error) {
 		arg = "default"
 	}
 	return s.Namespaced(arg)
+}
+
+// Changed returns the last change this pass made (in a dry pass: would
+// make) to release name in namespace, as its steps recorded it.
+func (e *Engine) Changed(name, namespace string) (trace.Change, bool) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	for i := len(e.changes) - 1; i >= 0; i-- {
+		if c := e.changes[i]; c.Release == name && c.Namespace == namespace {
+			return c, true
+		}
+	}
+	return trace.Change{}, false
 }
 
 // Planned is the pass's planned world: what earlier steps of a dry pass

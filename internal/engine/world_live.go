@@ -58,6 +58,14 @@ func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.Rol
 	return hc.Rollback(ctx, req)
 }
 
+func (l live) MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error) {
+	hc, err := l.e.helmClient()
+	if err != nil {
+		return nil, err
+	}
+	return hc.MarkFailed(ctx, req)
+}
+
 func (l live) Template(ctx context.Context, req helm.TemplateRequest) (*helm.TemplateResult, error) {
 	hc, err := l.e.helmClient()
 	if err != nil {

@@ -45,6 +45,10 @@ func (o offline) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.
 		Release: helm.Release{Name: req.Release, Namespace: req.Namespace, Status: "unknown", Objects: []helm.ObjectRef{}}}, nil
 }
 
+func (o offline) MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error) {
+	return &helm.VerdictResult{Release: req.Release, Namespace: req.Namespace, Revision: req.Revision, Planned: true, Marked: true, Redeployed: req.Supersedes}, nil
+}
+
 func (o offline) Read(ctx context.Context, name, namespace string) (*ReleaseRead, error) {
 	// Like kube_get: an offline dry run reads no cluster and takes the
 	// release as absent, so the rest of the plan can be traced.

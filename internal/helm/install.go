@@ -63,6 +63,9 @@ type InstallResult struct {
 	Release Release `json:"release"`
 	// FromRevision is the revision an upgrade starts from.
 	FromRevision int `json:"from_revision,omitempty"`
+	// Supersedes is the deployed revision an upgrade supersedes (0: none;
+	// the latest may have failed).
+	Supersedes int `json:"supersedes,omitempty"`
 	// Replaces is the uninstalled revision whose history an install
 	// continues.
 	Replaces int `json:"replaces,omitempty"`
@@ -260,6 +263,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 		res.Action = Upgrade
 		res.FromRevision = last.Version
+		if current.Info.Status == release.StatusDeployed {
+			res.Supersedes = current.Version
+		}
 		res.ValuesChanged = !sameValues(current.Config, vals)
 		res.HooksChanged = !sameHooks(current.Hooks, rendered.Hooks)
 		res.ChartChanged = !sameChart(current.Chart, ch)

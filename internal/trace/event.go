@@ -117,6 +117,10 @@ const (
 	Upgraded    ChangeAction = "upgrade"
 	RolledBack  ChangeAction = "rollback"
 	Uninstalled ChangeAction = "uninstall"
+	// MarkedFailed: a revision the run made did not become ready and is
+	// marked failed in Helm's history (To is that revision, Restores the
+	// revision deployed again).
+	MarkedFailed ChangeAction = "mark-failed"
 )
 
 // Change is one change a step made to a release: the step records it as
@@ -136,6 +140,9 @@ type Change struct {
 	FirstInstall bool `json:"first_install,omitempty"`
 	// Restores is the revision a rollback brought back.
 	Restores int `json:"restores,omitempty"`
+	// Supersedes is the deployed revision an upgrade superseded: a
+	// readiness failure deploys it again.
+	Supersedes int `json:"supersedes,omitempty"`
 }
 
 // Where returns the position followed by the enclosing frames, the way the

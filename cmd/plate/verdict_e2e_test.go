@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/localcluster"
+)
+
+// verdictPlan installs the web chart as release shop with an image, and
+// waits for it with a short image-pull grace.
+func verdictPlan(t *testing.T, e *e2e) string {
+	return e.plan(t, `
+ns = param("ns", "default")
+image = param("image", "registry.example/web")
+rel = helm_install("shop", "`+webChartPath(t)+`", namespace = ns, set = {"image.repository": image})
+wait_ready(rel, timeout = "60s", image_pull_grace = "1s")
+`)
+}
+
+func historyOf(t *testing.T, e *e2e, ns string) string {
+	t.Helper()
+	info, err := e.helmClient(t).Get(context.Background(), "shop", ns)
+	if err != nil || info == nil {
+		t.Fatalf("reading release shop: %v %v", info, err)
+	}
+	var parts []string
+	for _, r := range info.History {
+		parts = append(parts, fmt.Sprintf("%d:%s", r.Revision, r.Status))
+	}
+	return strings.Join(parts, " ")
+}
+
+// A rollout whose wait_ready fails is recorded in Helm's history as failed,
+// with the reason, and the revision it superseded is deployed again, as
+// `helm upgrade --wait` leaves it. After two bad deploys, the default
+// rollback restores the last good revision, not the other broken one.
+func TestE2EFailedRolloutIsRecordedFailed(t *testing.T) {
+	e := newE2E(t)
+	plan := verdictPlan(t, e)
+	run := func(image string) result {
+		return runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "image="+image, plan)
+	}
+	if r := run("registry.example/web"); r.code != 0 {
+		t.Fatalf("good deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	bad := localcluster.FailingImageRegistry + "web"
+	r := run(bad)
+	if r.code != exit.PlanFailed {
+		t.Fatalf("bad deploy: exit %d, want %d\n%s%s", r.code, exit.PlanFailed, r.out, r.errOut)
+	}
+	if !strings.Contains(r.errOut, "shop rev 2 marked failed in Helm's history (rev 1 deployed again)") {
+		t.Errorf("the error does not say what was marked:\n%s", r.errOut)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:deployed 2:failed" {
+		t.Errorf("history after one bad deploy: %s", got)
+	}
+	info, _ := e.helmClient(t).Get(context.Background(), "shop", e.ns)
+	if d := info.History[1].Description; !strings.Contains(d, "Not ready (plate wait_ready)") || !strings.Contains(d, "image") {
+		t.Errorf("rev 2's description does not give the reason: %q", d)
+	}
+	if r := run(bad + "-again"); r.code != exit.PlanFailed {
+		t.Fatalf("second bad deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:deployed 2:failed 3:failed" {
+		t.Errorf("history after two bad deploys: %s", got)
+	}
+	// The default rollback target is the last good revision.
+	r = runPlate(t, "", false, "rollback", "shop", "-n", e.ns, "--yes", "--kubeconfig", e.kubeconfig)
+	if r.code != 0 {
+		t.Fatalf("rollback: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if !strings.Contains(r.out, "restores rev 1") {
+		t.Errorf("rollback output does not restore rev 1:\n%s", r.out)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:superseded 2:failed 3:failed 4:deployed" {
+		t.Errorf("history after the rollback: %s", got)
+	}
+	rel, err := e.helmClient(t).Get(context.Background(), "shop", e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Revision != 4 {
+		t.Errorf("latest revision %d", rel.Revision)
+	}
+	_ = helm.StatusDeployed
+}
+
+// A failed first install is marked failed too, and a wait that fails in a
+// plan test says what the run would mark.
+func TestE2EFailedFirstInstallIsRecordedFailed(t *testing.T) {
+	e := newE2E(t)
+	plan := verdictPlan(t, e)
+	r := runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "image="+localcluster.FailingImageRegistry+"web", plan)
+	if r.code != exit.PlanFailed {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:failed" {
+		t.Errorf("history: %s", got)
+	}
+	if !strings.Contains(r.errOut, "shop rev 1 marked failed in Helm's history") {
+		t.Errorf("stderr:\n%s", r.errOut)
+	}
+}
