@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/backup"
@@ -34,44 +35,34 @@ func (l live) cluster() (*kube.Client, error) {
 	return cl, nil
 }
 
-func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.InstallResult, error) {
-	hc, err := l.e.helmClient()
+// viaHelm runs op with the pass's Helm client.
+func viaHelm[T any](e *Engine, op func(hc *helm.Client) (T, error)) (T, error) {
+	hc, err := e.helmClient()
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return hc.Install(ctx, req)
+	return op(hc)
+}
+
+func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.InstallResult, error) {
+	return viaHelm(l.e, func(hc *helm.Client) (*helm.InstallResult, error) { return hc.Install(ctx, req) })
 }
 
 func (l live) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.UninstallResult, error) {
-	hc, err := l.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.Uninstall(ctx, req)
+	return viaHelm(l.e, func(hc *helm.Client) (*helm.UninstallResult, error) { return hc.Uninstall(ctx, req) })
 }
 
 func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.RollbackResult, error) {
-	hc, err := l.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.Rollback(ctx, req)
+	return viaHelm(l.e, func(hc *helm.Client) (*helm.RollbackResult, error) { return hc.Rollback(ctx, req) })
 }
 
 func (l live) MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error) {
-	hc, err := l.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.MarkFailed(ctx, req)
+	return viaHelm(l.e, func(hc *helm.Client) (*helm.VerdictResult, error) { return hc.MarkFailed(ctx, req) })
 }
 
 func (l live) Template(ctx context.Context, req helm.TemplateRequest) (*helm.TemplateResult, error) {
-	hc, err := l.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.Template(ctx, req)
+	return viaHelm(l.e, func(hc *helm.Client) (*helm.TemplateResult, error) { return hc.Template(ctx, req) })
 }
 
 func (l live) Read(ctx context.Context, name, namespace string) (*ReleaseRead, error) {
@@ -138,14 +129,24 @@ func applySummary(live bool, counts map[kube.Action][]string) string {
 	return strings.Join(parts, ", ")
 }
 
-func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRead, error) {
+// kind returns the pass's client and the kind a user wrote, resolved by
+// discovery.
+func (l live) kind(kind string) (*kube.Client, schema.GroupVersionKind, error) {
 	cl, err := l.cluster()
 	if err != nil {
-		return nil, err
+		return nil, schema.GroupVersionKind{}, err
 	}
 	gvk, err := cl.ParseKind(kind)
 	if err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
+		return nil, gvk, exit.Wrap(exit.Usage, err)
+	}
+	return cl, gvk, nil
+}
+
+func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRead, error) {
+	cl, gvk, err := l.kind(kind)
+	if err != nil {
+		return nil, err
 	}
 	obj, err := cl.Get(ctx, gvk, namespace, name)
 	if err != nil {
@@ -158,13 +159,9 @@ func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRea
 }
 
 func (l live) Delete(ctx context.Context, kind, namespace, name string) (*Deleted, error) {
-	cl, err := l.cluster()
+	cl, gvk, err := l.kind(kind)
 	if err != nil {
 		return nil, err
-	}
-	gvk, err := cl.ParseKind(kind)
-	if err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
 	}
 	act, err := cl.Delete(ctx, gvk, namespace, name)
 	if err != nil {

@@ -19,20 +19,14 @@ import (
 // every change is reported as what would be done, unchecked.
 type offline struct{ e *Engine }
 
+// Install and Template render client-only: the Helm client of an offline
+// pass has no cluster.
 func (o offline) Install(ctx context.Context, req helm.InstallRequest) (*helm.InstallResult, error) {
-	hc, err := o.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.Install(ctx, req)
+	return live(o).Install(ctx, req)
 }
 
 func (o offline) Template(ctx context.Context, req helm.TemplateRequest) (*helm.TemplateResult, error) {
-	hc, err := o.e.helmClient()
-	if err != nil {
-		return nil, err
-	}
-	return hc.Template(ctx, req)
+	return live(o).Template(ctx, req)
 }
 
 func (o offline) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.UninstallResult, error) {
