@@ -3,7 +3,6 @@ package runner_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,17 +19,10 @@ import (
 	"github.com/plate-dev/plate/internal/trace"
 )
 
+// planFile writes src as plan.star of a runnertest project.
 func planFile(t *testing.T, src string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ".plateroot"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "plan.star")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return filepath.Join(runnertest.NewProject(t, map[string]string{"plan.star": src}).Root, "plan.star")
 }
 
 // A dry run prints its header, trace and footer on Out and hands every
