@@ -1,42 +1,29 @@
 package backup_test
 
 import (
-	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"go.starlark.net/starlark"
-	"go.starlark.net/starlarktest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/backup"
 	"github.com/plate-dev/plate/internal/engine"
-	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/localcluster"
+	"github.com/plate-dev/plate/internal/runner/runnertest"
 	"github.com/plate-dev/plate/internal/trace"
-	"github.com/plate-dev/plate/interp"
 )
 
 func TestMain(m *testing.M) {
-	os.Setenv("HELM_CONFIG_HOME", filepath.Join(os.TempDir(), "plate-helm-test-no-config"))
-	os.Unsetenv("HELM_REPOSITORY_CACHE")
-	os.Unsetenv("HELM_REPOSITORY_CONFIG")
-	os.Unsetenv("HELM_REGISTRY_CONFIG")
 	os.Unsetenv(backup.EnvDir)
-	localcluster.Main(m)
+	runnertest.Main(m)
 }
 
-// project is a plate project in a temporary directory with the test
-// charts under charts/.
+// project is a runnertest project with the test charts under charts/.
 type project struct {
-	t    testing.TB
+	*runnertest.Project
 	root string
 	// script, when set, makes offline passes scripted (plate test).
 	script *engine.Script
@@ -44,163 +31,39 @@ type project struct {
 
 func newProject(t testing.TB, files map[string]string) *project {
 	t.Helper()
-	root := t.TempDir()
-	src, err := filepath.Abs("../../testdata/charts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(root, "charts", rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(dst, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &project{t: t, root: root}
-	p.write(".plateroot", "")
-	for name, data := range files {
-		p.write(name, data)
-	}
-	return p
+	p := runnertest.NewProject(t, files)
+	return &project{Project: p, root: p.Root}
 }
 
-func (p *project) write(name, data string) {
-	p.t.Helper()
-	path := filepath.Join(p.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
+// result is a run's runnertest.Result; err, text and jsonl are its Err,
+// Text (-vv) and JSONL.
 type result struct {
-	events      []trace.Event
+	runnertest.Result
 	err         error
 	text, jsonl string
 }
 
-func (r result) closing(builtin string) []trace.Event {
-	var out []trace.Event
-	for _, e := range r.events {
-		if e.Builtin == builtin && (e.Phase == trace.Done || e.Phase == trace.Planned || e.Phase == trace.Failed) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-type mode int
+func (r result) closing(builtin string) []trace.Event { return r.Closing(builtin) }
 
 const (
-	dryRun mode = iota
-	realRun
-	offline
+	dryRun  = runnertest.DryRun
+	realRun = runnertest.Run
+	offline = runnertest.Offline
 )
 
-// clock ticks one second per reading from a fixed time.
-func clock() func() time.Time {
-	var mu sync.Mutex
-	t := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Second)
-		return t
-	}
-}
-
-// run runs plan the way `plate run` does, with --yes, over kubeconfig.
-func (p *project) run(plan string, m mode, kubeconfig, params string) result {
-	p.t.Helper()
-	pre, err := registry.Predeclared(registry.Plugins())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	assert, err := starlarktest.LoadAssertModule()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	pre["assert"] = assert["assert"]
-	pl, err := interp.Open(filepath.Join(p.root, filepath.FromSlash(plan)), p.root, pre)
-	if err == nil {
-		err = pl.Check(pre)
-	}
-	if err != nil {
-		return result{err: err}
-	}
-	var kvs []interp.KV
+// run runs plan the way `plate run` does, with --yes, over kubeconfig;
+// params are comma-separated name=value pairs.
+func (p *project) run(plan string, m runnertest.Mode, kubeconfig, params string) result {
+	p.T.Helper()
+	var ps []string
 	if params != "" {
-		for _, raw := range strings.Split(params, ",") {
-			kv, err := interp.ParseKV(raw)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			kvs = append(kvs, kv)
-		}
+		ps = strings.Split(params, ",")
 	}
-	values, err := pl.Bind(kvs)
-	if err != nil {
-		return result{err: err}
-	}
-	var mu sync.Mutex
-	var res result
-	var text, jsonl bytes.Buffer
-	sinks := []trace.Sink{
-		trace.SinkFunc(func(e trace.Event) {
-			mu.Lock()
-			res.events = append(res.events, e)
-			mu.Unlock()
-		}),
-		trace.NewText(&text, trace.TextOptions{Verbose: 2}),
-		trace.NewJSON(&jsonl),
-	}
-	passes := []trace.Pass{trace.DryRun}
-	if m == realRun {
-		passes = []trace.Pass{trace.Preflight, trace.Run}
-	}
-	now := clock()
-	for _, ps := range passes {
-		eng := engine.New(engine.Options{
-			Pass:     ps,
-			Recorder: trace.NewRecorder(now, sinks...),
-			Yes:      true,
-			Kube:     kube.Settings{Kubeconfig: kubeconfig},
-			Offline:  m == offline,
-			Script:   p.script,
-		})
-		res.err = pl.Exec(context.Background(), interp.RunOptions{
-			Engine: eng, Predeclared: pre, Params: values,
-			ThreadInit: func(th *starlark.Thread) { starlarktest.SetReporter(th, p.t) },
-		})
-		if res.err != nil {
-			break
-		}
-	}
-	res.text, res.jsonl = text.String(), jsonl.String()
-	return res
+	r := p.Run(plan, runnertest.Options{Mode: m, Kubeconfig: kubeconfig, Params: ps, Verbose: 2, Now: runnertest.Clock(), Script: p.script})
+	return result{Result: r, err: r.Err, text: r.Text, jsonl: r.JSONL}
 }
 
-func contains(t testing.TB, what, s string, wants ...string) {
-	t.Helper()
-	for _, w := range wants {
-		if !strings.Contains(s, w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, s)
-		}
-	}
-}
+var contains = runnertest.Contains
 
 // Offline, backup() says what it would back up and where, and reads
 // nothing; a call without releases is a usage error.

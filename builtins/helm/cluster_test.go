@@ -114,7 +114,7 @@ assert.eq(helm_uninstall("shop", namespace = "NS"), False)
 	}
 
 	// A changed message: the dry run shows the diff and writes nothing.
-	p.write("plans/deploy.star", deploy("bonjour"))
+	p.Write("plans/deploy.star", deploy("bonjour"))
 	expectNoWrites(t, mutations(t, lc, func() { r = p.run("plans/deploy.star", dryRun, o) }))
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -248,7 +248,7 @@ func TestPlanErrors(t *testing.T) {
 	// A chart repository with web 0.1.0 and 0.2.0, and a closed port.
 	repoDir := t.TempDir()
 	pk := newProject(t, nil)
-	packageWeb(t, pk.root, repoDir, "0.1.0", "0.2.0")
+	packageWeb(t, pk.Root, repoDir, "0.1.0", "0.2.0")
 	repo := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
 	defer repo.Close()
 	writeIndex(t, repoDir, repo.URL)

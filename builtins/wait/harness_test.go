@@ -1,30 +1,20 @@
 package wait_test
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarktest"
 
 	"github.com/plate-dev/plate/builtins"
-	"github.com/plate-dev/plate/builtins/registry"
-	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
-	"github.com/plate-dev/plate/internal/kube"
-	"github.com/plate-dev/plate/internal/localcluster"
+	"github.com/plate-dev/plate/internal/runner/runnertest"
 	"github.com/plate-dev/plate/internal/trace"
-	"github.com/plate-dev/plate/interp"
 )
 
-func TestMain(m *testing.M) { localcluster.Main(m) }
+func TestMain(m *testing.M) { runnertest.Main(m) }
 
 // fakeRelease stands for a release value: a set of objects.
 type fakeRelease struct {
@@ -66,112 +56,42 @@ var fakeReleaseFn = starlark.NewBuiltin("fake_release", func(th *starlark.Thread
 	return r, nil
 })
 
-type mode int
-
 const (
-	dryRun   mode = iota // plate run --dry-run
-	realRun              // plate run: preflight, then the run
-	offline              // plate run --dry-run --offline
-	liveOnly             // the run pass alone (benchmarks)
+	dryRun   = runnertest.DryRun  // plate run --dry-run
+	realRun  = runnertest.Run     // plate run: preflight, then the run
+	offline  = runnertest.Offline // plate run --dry-run --offline
+	liveOnly = runnertest.RunPass // the run pass alone (benchmarks)
 )
 
-// outcome is what running a plan produced.
+// outcome is what running a plan produced (a runnertest.Result, its
+// fields under the names these tests read).
 type outcome struct {
+	runnertest.Result
 	events []trace.Event
 	err    error
 	text   string // the -v text trace
 	jsonl  string
 }
 
-func (o outcome) code() int { return exit.Code(o.err) }
+func (o outcome) code() int { return o.Code() }
 
 // closing returns the closing events of builtin in the given pass.
 func (o outcome) closing(builtin string, pass trace.Pass) []trace.Event {
-	var out []trace.Event
-	for _, e := range o.events {
-		if e.Builtin == builtin && e.Pass == pass && (e.Phase == trace.Done || e.Phase == trace.Planned || e.Phase == trace.Failed) {
-			out = append(out, e)
-		}
-	}
-	return out
+	return o.Closing(builtin, pass)
 }
 
-func (o outcome) progress(builtin string) []trace.Event {
-	var out []trace.Event
-	for _, e := range o.events {
-		if e.Builtin == builtin && e.Phase == trace.Progress {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (o outcome) progress(builtin string) []trace.Event { return o.Progress(builtin) }
 
 // runPlan writes src as a plan and runs it the way `plate run` does, with
 // namespace as -n.
-func runPlan(t testing.TB, src string, m mode, kubeconfig, namespace string) outcome {
+func runPlan(t testing.TB, src string, m runnertest.Mode, kubeconfig, namespace string) outcome {
 	t.Helper()
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, ".plateroot"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "plan.star")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pre, err := registry.Predeclared(registry.Plugins())
-	if err != nil {
-		t.Fatal(err)
-	}
-	am, err := starlarktest.LoadAssertModule()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pre["assert"] = am["assert"]
-	pre["fake_release"] = fakeReleaseFn
-	pl, err := interp.Open(path, root, pre)
-	if err == nil {
-		err = pl.Check(pre)
-	}
-	if err != nil {
-		return outcome{err: err}
-	}
-	params, err := pl.Bind(nil)
-	if err != nil {
-		return outcome{err: err}
-	}
-	var mu sync.Mutex
-	var o outcome
-	var text, jsonl bytes.Buffer
-	sinks := []trace.Sink{
-		trace.SinkFunc(func(e trace.Event) { mu.Lock(); o.events = append(o.events, e); mu.Unlock() }),
-		trace.NewText(&text, trace.TextOptions{Verbose: 1}),
-		trace.NewJSON(&jsonl),
-	}
-	passes := []trace.Pass{trace.DryRun}
-	switch m {
-	case realRun:
-		passes = []trace.Pass{trace.Preflight, trace.Run}
-	case liveOnly:
-		passes = []trace.Pass{trace.Run}
-	}
-	for _, ps := range passes {
-		eng := engine.New(engine.Options{
-			Pass:     ps,
-			Recorder: trace.NewRecorder(nil, sinks...),
-			Yes:      true,
-			Kube:     kube.Settings{Kubeconfig: kubeconfig, Namespace: namespace},
-			Offline:  m == offline,
-		})
-		o.err = pl.Exec(context.Background(), interp.RunOptions{
-			Engine: eng, Predeclared: pre, Params: params,
-			ThreadInit: func(th *starlark.Thread) { starlarktest.SetReporter(th, t) },
-		})
-		if o.err != nil {
-			break
-		}
-	}
-	o.text, o.jsonl = text.String(), jsonl.String()
-	return o
+	p := runnertest.NewProject(t, map[string]string{"plan.star": src})
+	o := p.Run("plan.star", runnertest.Options{
+		Mode: m, Kubeconfig: kubeconfig, Namespace: namespace,
+		Predeclared: starlark.StringDict{"fake_release": fakeReleaseFn},
+	})
+	return outcome{Result: o, events: o.Events, err: o.Err, text: o.Text, jsonl: o.JSONL}
 }
 
 // wantErr checks the exit code and that the message holds every want.

@@ -20,21 +20,13 @@ import (
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/iostreams"
+	"github.com/plate-dev/plate/internal/runner/runnertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // fixedClock ticks one second per reading, so durations are deterministic.
-func fixedClock() func() time.Time {
-	var mu sync.Mutex
-	t := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Second)
-		return t
-	}
-}
+func fixedClock() func() time.Time { return runnertest.Clock() }
 
 type result struct {
 	code        int

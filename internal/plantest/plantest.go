@@ -24,6 +24,7 @@ import (
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/runner"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -163,10 +164,9 @@ func runFile(ctx context.Context, o Options, pre starlark.StringDict, file strin
 	if err := plan.Check(pre); err != nil {
 		return Result{}, err
 	}
-	ropts := func() interp.RunOptions {
-		rec := trace.NewRecorder(testClock())
-		return interp.RunOptions{Engine: engine.New(engine.Options{Pass: trace.DryRun, Script: &engine.Script{}, Recorder: rec}), Predeclared: pre}
-	}
+	// The test file itself runs as a scripted pass with an empty script.
+	files := runner.New(&runner.Plan{Plan: plan, Predeclared: pre}, runner.Options{Script: &engine.Script{}, Now: testClock()})
+	ropts := func() interp.RunOptions { return files.RunOptions(trace.DryRun) }
 	globals, err := plan.ExecModule(ctx, ropts())
 	if err != nil {
 		return Result{}, err

@@ -16,6 +16,7 @@ import (
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/runner"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -111,26 +112,24 @@ func (t *T) run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 			kvs = append(kvs, interp.KV{Name: k, Value: plainString(item[1])})
 		}
 	}
-	rec := trace.NewRecorder(testClock())
 	var out strings.Builder
-	rec.AddSink(trace.NewText(&out, trace.TextOptions{}))
+	var events []trace.Event
 	runErr := func() error {
-		p, err := interp.Open(abs, t.plan.Root, t.pre)
+		p, err := runner.Open(abs, t.plan.Root, t.pre, kvs)
 		if err != nil {
 			return err
 		}
-		if err := p.Check(t.pre); err != nil {
-			return err
-		}
-		values, err := p.Bind(kvs)
-		if err != nil {
-			return err
-		}
-		eng := engine.New(engine.Options{Pass: trace.DryRun, Recorder: rec, Script: script})
-		return p.Exec(context.Background(), interp.RunOptions{Engine: eng, Predeclared: t.pre, Params: values})
+		return runner.New(p, runner.Options{
+			Script: script,
+			Now:    testClock(),
+			Sinks: []trace.Sink{
+				trace.SinkFunc(func(e trace.Event) { events = append(events, e) }),
+				trace.NewText(&out, trace.TextOptions{}),
+			},
+		}).Pass(context.Background(), trace.DryRun)
 	}()
 	effects := make([]starlark.Value, 0)
-	for _, ev := range rec.Events() {
+	for _, ev := range events {
 		v, err := builtins.FromGo(effectOf(ev))
 		if err != nil {
 			return nil, err

@@ -1,0 +1,305 @@
+// Package runner runs a plan the way `plate run` does: it prepares the plan
+// (open, check, bind the -p values), builds one engine per pass, runs the
+// preflight, takes the run lock, runs the real pass and, when that pass
+// stops, reports what it did and how to roll back. Its output hooks put the
+// trace of each pass (text with live progress, JSON lines, or the step
+// graph), the headers and the footers on the command's output, and hand
+// every event to extra sinks.
+//
+// cmd/plate turns flags into Options and calls Run; plate test
+// (internal/plantest) runs its scripted passes through a Runner; the
+// builtin tests run plans through it with internal/runner/runnertest.
+//
+// The runner installs no signal handler: the caller's context carries
+// interrupts (Options.Interrupts, when set, is a second way in).
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/plate-dev/plate/builtins"
+	"github.com/plate-dev/plate/builtins/registry"
+	"github.com/plate-dev/plate/internal/engine"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/trace"
+	"github.com/plate-dev/plate/interp"
+)
+
+// Options configure a run. The zero value of each field is a sensible
+// default; cmd/plate fills them from its flags.
+type Options struct {
+	// Plan is the plan file; Root the project root (empty: the nearest
+	// .plateroot or .git above the plan).
+	Plan string
+	Root string
+	// Params are the -p name=value arguments as given: Run binds them to
+	// the plan's parameters, and they name the run lock.
+	Params []string
+	// Plugins are the builtin families (default registry.Plugins).
+	Plugins func() []builtins.Plugin
+	// Predeclared adds names to the builtins' (tests add assert).
+	Predeclared starlark.StringDict
+
+	// DryRun runs the dry-run pass alone; Graph, with it, prints the step
+	// graph as a Mermaid flowchart instead of the trace.
+	DryRun bool
+	Graph  bool
+	// Offline contacts no cluster (dry runs); KubeVersion is the
+	// Kubernetes version an offline render assumes.
+	Offline     bool
+	KubeVersion string
+	// Script answers the reads of a plan test's scripted pass (an offline
+	// dry run).
+	Script *engine.Script
+	// Kube says which cluster the passes talk to.
+	Kube kube.Settings
+	// Yes answers every confirmation with yes; Prompter asks otherwise.
+	Yes      bool
+	Prompter engine.Prompter
+	// Concurrency bounds concurrent steps (0: the engine's default);
+	// MaxSteps bounds the Starlark steps per module (0: interp's default).
+	Concurrency int
+	MaxSteps    uint64
+	// LockNamespace holds the run lock's Lease (default "default"). NoLock
+	// runs without the lock (tests that count writes or run in parallel).
+	LockNamespace string
+	NoLock        bool
+	// Interrupts, when set, delivers interrupts that cancel the run as the
+	// context's cancellation does. The runner installs no signal handler.
+	Interrupts func() (<-chan struct{}, func())
+
+	// Out receives the trace, the headers and footers and print() output;
+	// nil: the runner prints nothing of its own (tests read Sinks).
+	Out io.Writer
+	// ErrOut receives the stop report and the lock's complaints; nil:
+	// discarded.
+	ErrOut io.Writer
+	// JSON prints the trace as JSON lines, without headers and footers;
+	// otherwise Text configures the text trace. TTY says Out is a
+	// terminal (waits then draw a live progress view).
+	JSON bool
+	Text trace.TextOptions
+	TTY  bool
+	// Now is the clock of the trace and the lock (default time.Now).
+	Now func() time.Time
+	// Sinks receive every event of every pass, besides Out.
+	Sinks []trace.Sink
+	// ThreadInit prepares every Starlark thread (tests attach reporters).
+	ThreadInit func(*starlark.Thread)
+}
+
+// Plan is a plan ready to run: opened, checked and with its parameters
+// bound.
+type Plan struct {
+	*interp.Plan
+	// Predeclared are the names the plan runs with.
+	Predeclared starlark.StringDict
+	// Params are the bound parameter values.
+	Params map[string]starlark.Value
+}
+
+// Predeclared returns the builtins of o.Plugins with o.Predeclared added.
+func Predeclared(o Options) (starlark.StringDict, error) {
+	plugins := o.Plugins
+	if plugins == nil {
+		plugins = registry.Plugins
+	}
+	pre, err := registry.Predeclared(plugins())
+	if err != nil {
+		return nil, exit.Wrap(exit.PlanFailed, err)
+	}
+	for name, v := range o.Predeclared {
+		pre[name] = v
+	}
+	return pre, nil
+}
+
+// ParseParams parses -p name=value arguments.
+func ParseParams(raw []string) ([]interp.KV, error) {
+	var kvs []interp.KV
+	for _, s := range raw {
+		kv, err := interp.ParseKV(s)
+		if err != nil {
+			return nil, exit.Errorf(exit.Usage, "-p/--param: %v", err)
+		}
+		kvs = append(kvs, kv)
+	}
+	return kvs, nil
+}
+
+// Prepare opens o.Plan, checks it and binds o.Params.
+func Prepare(o Options) (*Plan, error) {
+	kvs, err := ParseParams(o.Params)
+	if err != nil {
+		return nil, err
+	}
+	pre, err := Predeclared(o)
+	if err != nil {
+		return nil, err
+	}
+	return Open(o.Plan, o.Root, pre, kvs)
+}
+
+// Open opens the plan at path, checks it against pre and binds kvs.
+func Open(path, root string, pre starlark.StringDict, kvs []interp.KV) (*Plan, error) {
+	plan, err := interp.Open(path, root, pre)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.Check(pre); err != nil {
+		return nil, err
+	}
+	values, err := plan.Bind(kvs)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Plan: plan, Predeclared: pre, Params: values}, nil
+}
+
+// Run prepares the plan of o and runs it (see Runner.Run).
+func Run(ctx context.Context, o Options) error {
+	p, err := Prepare(o)
+	if err != nil {
+		return err
+	}
+	return New(p, o).Run(ctx)
+}
+
+// Runner runs the passes of one prepared plan.
+type Runner struct {
+	plan *Plan
+	o    Options
+	out  *output
+}
+
+// New returns a runner of p.
+func New(p *Plan, o Options) *Runner {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ErrOut == nil {
+		o.ErrOut = io.Discard
+	}
+	if o.LockNamespace == "" {
+		o.LockNamespace = "default"
+	}
+	return &Runner{plan: p, o: o, out: &output{
+		w:     o.Out,
+		json:  o.JSON,
+		text:  o.Text,
+		tty:   o.TTY,
+		now:   o.Now,
+		sinks: o.Sinks,
+		graph: o.Graph,
+	}}
+}
+
+// Run runs the plan: with DryRun, the dry-run pass (or, with Graph, the
+// step graph); otherwise the preflight, which writes nothing, then, if it
+// succeeded, the run lock (when the preflight used the cluster) and the
+// run pass. A run pass that stops is followed by the stop report.
+func (r *Runner) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r.o.Interrupts != nil {
+		intr, stop := r.o.Interrupts()
+		defer stop()
+		go func() {
+			select {
+			case <-intr:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	name := r.plan.Name
+	if r.o.Graph {
+		err := r.Pass(ctx, trace.DryRun)
+		if err == nil && r.out.w != nil {
+			trace.BuildGraph(r.out.events).WriteMermaid(r.out.w)
+		}
+		return err
+	}
+	if r.o.DryRun {
+		r.out.header(fmt.Sprintf("dry-run of %s: nothing will be written", name))
+		return r.Pass(ctx, trace.DryRun)
+	}
+	r.out.header(fmt.Sprintf("preflight of %s: nothing is written yet", name))
+	preflight, err := r.pass(ctx, trace.Preflight)
+	if err != nil {
+		r.out.note("preflight failed: nothing was written")
+		return err
+	}
+	if preflight.UsedCluster() && !r.o.NoLock {
+		release, err := r.lock(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	r.out.header(fmt.Sprintf("run of %s", name))
+	return r.Pass(ctx, trace.Run)
+}
+
+// Pass runs one pass of the plan with its output: the trace, the footer
+// and, after a run pass that stopped, the stop report.
+func (r *Runner) Pass(ctx context.Context, ps trace.Pass) error {
+	_, err := r.pass(ctx, ps)
+	return err
+}
+
+func (r *Runner) pass(ctx context.Context, ps trace.Pass) (*engine.Engine, error) {
+	rec, end := r.out.recorder()
+	eng := r.engine(ps, rec)
+	err := r.plan.Exec(ctx, r.execOptions(eng))
+	end()
+	r.out.footer(ps, rec.Events(), err)
+	if ps == trace.Run && err != nil {
+		why := "interrupted"
+		if c := exit.Code(err); c != exit.Interrupted {
+			why = "stopped: " + exit.Name(c)
+		}
+		StopReport(r.o.ErrOut, rec.Events(), r.o.Kube.DefaultNamespace(), why)
+	}
+	return eng, err
+}
+
+// RunOptions returns what evaluating the plan as one pass needs, with a
+// new engine whose events go to Sinks only: plate test evaluates its test
+// files and calls their functions with it.
+func (r *Runner) RunOptions(ps trace.Pass) interp.RunOptions {
+	return r.execOptions(r.engine(ps, trace.NewRecorder(r.o.Now, r.o.Sinks...)))
+}
+
+func (r *Runner) execOptions(eng *engine.Engine) interp.RunOptions {
+	return interp.RunOptions{
+		Engine:      eng,
+		Predeclared: r.plan.Predeclared,
+		Params:      r.plan.Params,
+		MaxSteps:    r.o.MaxSteps,
+		ThreadInit:  r.o.ThreadInit,
+	}
+}
+
+// engine is the one place an engine is built: one per pass, from the
+// run's options. The engine picks its adapters (live, dry, offline,
+// scripted) from the pass and these options.
+func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
+	return engine.New(engine.Options{
+		Pass:        ps,
+		Recorder:    rec,
+		Prompter:    r.o.Prompter,
+		Yes:         r.o.Yes,
+		Kube:        r.o.Kube,
+		Offline:     r.o.Offline,
+		KubeVersion: r.o.KubeVersion,
+		Concurrency: r.o.Concurrency,
+		Script:      r.o.Script,
+	})
+}
