@@ -72,4 +72,3 @@ func rollbackRun(ctx context.Context, f *Factory, opts *RollbackOptions) error {
 		},
 	}.run(ctx, f, opts.GlobalOptions, ask.Rule{Yes: opts.Yes, Prompter: f.IO})
 }
-
