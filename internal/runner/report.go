@@ -6,7 +6,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -15,9 +14,15 @@ import (
 // did not, and the plate rollback lines for the releases it changed.
 // events are the run pass's; namespace is the default namespace of the
 // run; why says why it stopped ("interrupted", "stopped: timeout").
+//
+// It reads only what the steps recorded as data: each step's Subject (the
+// release it acts on), the Changes on its closing event, and whether an
+// interrupt stopped it; never argument names or summary wording.
 func StopReport(w io.Writer, events []trace.Event, namespace, why string) {
 	type step struct {
-		first, last trace.Event
+		last    trace.Event
+		subject *trace.Subject
+		changes []trace.Change
 	}
 	steps := map[string]*step{}
 	var order []string
@@ -27,29 +32,38 @@ func StopReport(w io.Writer, events []trace.Event, namespace, why string) {
 		}
 		s, ok := steps[e.Step]
 		if !ok {
-			s = &step{first: e}
+			s = &step{}
 			steps[e.Step] = s
 			order = append(order, e.Step)
 		}
 		s.last = e
-	}
-	type change struct{ release, namespace, what string }
-	var changes []change
-	seen := map[string]int{}
-	note := func(rel, ns, what string) {
-		if rel == "" {
-			return
+		if e.Subject != nil {
+			s.subject = e.Subject
 		}
+		s.changes = append(s.changes, e.Changes...)
+	}
+	type change struct {
+		release, namespace string
+		what               []string
+		// restores is the revision a rollback should bring back (0: the
+		// default target).
+		restores int
+	}
+	var changes []*change
+	byRelease := map[string]*change{}
+	note := func(rel, ns, what string) *change {
 		if ns == "" {
 			ns = namespace
 		}
 		k := ns + "/" + rel
-		if i, ok := seen[k]; ok {
-			changes[i].what += "; " + what
-			return
+		c, ok := byRelease[k]
+		if !ok {
+			c = &change{release: rel, namespace: ns}
+			byRelease[k] = c
+			changes = append(changes, c)
 		}
-		seen[k] = len(changes)
-		changes = append(changes, change{rel, ns, what})
+		c.what = append(c.what, what)
+		return c
 	}
 	var skipped []string
 	fmt.Fprintf(w, "plate: %s; what this run did before it stopped:\n", why)
@@ -59,43 +73,42 @@ func StopReport(w io.Writer, events []trace.Event, namespace, why string) {
 		s := steps[id]
 		e := s.last
 		state := string(e.Phase)
-		switch e.Phase {
-		case trace.Skipped:
+		switch {
+		case e.Phase == trace.Skipped:
 			skipped = append(skipped, id+" "+e.Builtin)
 			continue
-		case trace.Started, trace.Progress:
+		case e.Phase == trace.Started, e.Phase == trace.Progress:
 			state = "in flight"
-		case trace.Failed:
-			if strings.Contains(e.Summary, "interrupted") {
-				state = "interrupted"
-			}
+		case e.Phase == trace.Failed && e.Interrupted:
+			state = "interrupted"
 		}
 		n++
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", state, id, e.Builtin, e.Pos, strings.ReplaceAll(e.Summary, "\n", " "))
-		rel, _ := s.first.Args["release"].(string)
-		ns, _ := s.first.Args["namespace"].(string)
-		if m, ok := s.first.Args["release"].(map[string]any); ok {
-			rel, _ = m["release"].(string)
-			ns, _ = m["namespace"].(string)
-		}
-		switch d := e.Detail.(type) {
-		case *helm.InstallResult:
-			if e.Phase == trace.Done && d.Action != helm.NoChange {
-				what := fmt.Sprintf("%s rev %d", d.Action, d.Release.Revision)
-				if d.Action == helm.Install && d.Replaces == 0 {
+		for _, ch := range s.changes {
+			switch ch.Action {
+			case trace.Installed:
+				what := fmt.Sprintf("install rev %d", ch.To)
+				if ch.FirstInstall {
 					what += " (first install: nothing to roll back to; helm_uninstall removes it)"
 				}
-				note(d.Release.Name, d.Release.Namespace, what)
+				note(ch.Release, ch.Namespace, what)
+			case trace.Upgraded:
+				c := note(ch.Release, ch.Namespace, fmt.Sprintf("upgrade rev %d", ch.To))
+				if c.restores == 0 {
+					c.restores = ch.Supersedes
+				}
+			case trace.RolledBack:
+				note(ch.Release, ch.Namespace, fmt.Sprintf("rolled back to rev %d as rev %d", ch.Restores, ch.To))
+			case trace.MarkedFailed:
+				what := fmt.Sprintf("rev %d not ready: marked failed", ch.To)
+				if ch.Restores > 0 {
+					what += fmt.Sprintf(", rev %d deployed again", ch.Restores)
+				}
+				note(ch.Release, ch.Namespace, what)
 			}
-			continue
-		case *helm.RollbackResult:
-			if e.Phase == trace.Done {
-				note(d.Release.Name, d.Release.Namespace, fmt.Sprintf("rolled back to rev %d as rev %d", d.Restores, d.Release.Revision))
-			}
-			continue
 		}
-		if e.Phase != trace.Done && (e.Builtin == "helm_install" || e.Builtin == "helm_rollback") {
-			note(rel, ns, e.Builtin+" "+state+": its new revision is marked failed, not left pending")
+		if e.Phase != trace.Done && s.subject != nil && len(s.changes) == 0 && (e.Builtin == "helm_install" || e.Builtin == "helm_rollback") {
+			note(s.subject.Release, s.subject.Namespace, e.Builtin+" "+state+": its new revision is marked failed, not left pending")
 		}
 	}
 	if n == 0 {
@@ -111,8 +124,12 @@ func StopReport(w io.Writer, events []trace.Event, namespace, why string) {
 		fmt.Fprintln(w, "no Helm release was changed")
 		return
 	}
-	fmt.Fprintln(w, "to roll back the releases this run changed (each to its last deployed revision before the current one):")
+	fmt.Fprintln(w, "to roll back the releases this run changed (each to the revision deployed before this run; failed revisions are never restored):")
 	for _, c := range changes {
-		fmt.Fprintf(w, "  plate rollback %s -n %s    # %s\n", c.release, c.namespace, c.what)
+		line := fmt.Sprintf("plate rollback %s -n %s", c.release, c.namespace)
+		if c.restores > 0 {
+			line += fmt.Sprintf(" --to %d", c.restores)
+		}
+		fmt.Fprintf(w, "  %s    # %s\n", line, strings.Join(c.what, "; "))
 	}
 }
