@@ -64,16 +64,12 @@ spec:
 
 func writeFiles(t *testing.T, dir, spec string) {
 	t.Helper()
+	files := map[string]string{}
 	for _, f := range strings.Split(spec, "\n---\n") {
 		name, data, _ := strings.Cut(f, "=")
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = data
 	}
+	writeTree(t, dir, files)
 }
 
 // noCanary fails when any canary, or its base64 form, is in out.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,15 +38,7 @@ spec:
       containers: [{name: m, image: registry.example/migrate:1}]
 `,
 	}
-	for name, data := range files {
-		p := filepath.Join(chart, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, chart, files)
 	return e.plan(t, fmt.Sprintf(`
 ns = param("ns", "default")
 msg = param("msg", "a")

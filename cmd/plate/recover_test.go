@@ -48,8 +48,20 @@ spec:
       containers: [{name: m, image: registry.example/migrate:1}]
 `,
 	}
+	writeTree(t, chart, files)
+	return e.plan(t, fmt.Sprintf(`
+ns = param("ns", "default")
+msg = param("msg", "a")
+slow = param("slow", False)
+helm_install("hooked", %q, namespace = ns, set = {"msg": msg, "slow": slow}, timeout = "3m")
+`, chart))
+}
+
+// writeTree writes files (slash-separated paths) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, data := range files {
-		p := filepath.Join(chart, filepath.FromSlash(name))
+		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -57,12 +69,6 @@ spec:
 			t.Fatal(err)
 		}
 	}
-	return e.plan(t, fmt.Sprintf(`
-ns = param("ns", "default")
-msg = param("msg", "a")
-slow = param("slow", False)
-helm_install("hooked", %q, namespace = ns, set = {"msg": msg, "slow": slow}, timeout = "3m")
-`, chart))
 }
 
 // waitStatus waits until release name has a stored revision with status.
