@@ -16,6 +16,7 @@ import (
 	"github.com/plate-dev/plate/internal/backup"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/lock"
 	"github.com/plate-dev/plate/interp"
 )
 
@@ -313,6 +314,14 @@ func restoreRun(ctx context.Context, f *Factory, opts *RestoreOptions) error {
 		return err
 	}
 	return change[*restorePlan, []*backup.ReleaseResult]{
+		Name: "plate backup restore " + m.ID,
+		Releases: func(_ *releaseClients, _ *restorePlan) []lock.Target {
+			var out []lock.Target
+			for _, r := range rels {
+				out = append(out, lock.Target{Namespace: r.Namespace, Name: r.Name})
+			}
+			return out
+		},
 		Plan: func(ctx context.Context, dry *releaseClients) (*restorePlan, error) {
 			target, err := backup.Identify(ctx, dry.kube)
 			if err != nil {

@@ -7,11 +7,13 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/lock"
 )
 
 // change is the one write workflow of the commands that change releases
@@ -54,6 +56,14 @@ type change[P, R any] struct {
 	Apply func(ctx context.Context, live *releaseClients, plan P, interrupted func() bool) (R, error)
 	// Report prints the result (text output only); -o json prints R.
 	Report func(w io.Writer, live *releaseClients, res R)
+	// Releases names the releases Apply changes (namespace, name): their
+	// run locks are taken after the confirmation and before the first
+	// write, the same Leases a plate run takes, so that the change is
+	// refused while a run changes one of them (and a run is refused while
+	// the change lasts).
+	Releases func(live *releaseClients, plan P) []lock.Target
+	// Name is the command, for the lock's holder record ("plate rollback").
+	Name string
 
 	// connect makes the clients; nil means connectRelease. Tests put
 	// clients that reach no cluster here.
@@ -116,6 +126,13 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 	if ctx.Err() != nil {
 		return errNothingChanged()
 	}
+	if c.Releases != nil {
+		release, err := c.lock(ctx, f, live, plan)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	interrupted := func() bool { return ctx.Err() != nil }
 	res, err := c.Apply(context.WithoutCancel(ctx), live, plan, interrupted)
 	if !asJSON && !isZero(res) {
@@ -133,6 +150,34 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 		return errLetFinish()
 	}
 	return nil
+}
+
+// lock takes the run locks of the releases the change makes.
+func (c change[P, R]) lock(ctx context.Context, f *Factory, live *releaseClients, plan P) (func(), error) {
+	var targets []lock.Target
+	for _, t := range c.Releases(live, plan) {
+		targets = append(targets, lock.Target{Namespace: t.Namespace, Name: lock.ReleaseKey(t.Name)})
+	}
+	if len(targets) == 0 {
+		return func() {}, nil
+	}
+	holder := lock.Me(c.Name, lock.Env(live.namespace, nil), f.Now())
+	set, err := lock.AcquireAll(ctx, live.kube.Clientset, targets, holder, 0, nil)
+	var held *lock.HeldError
+	if errors.As(err, &held) {
+		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; nothing was changed", Err: err,
+			Hint: "wait for that run to finish; a lock whose run was killed expires after " + lock.DefaultTTL.String()}
+	}
+	if err != nil {
+		return nil, exit.Wrap(exit.PlanFailed, err)
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := set.Release(rctx); err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "plate: releasing the run locks: %v\n", err)
+		}
+	}, nil
 }
 
 // confirmChange asks question before a command changes the cluster, by the

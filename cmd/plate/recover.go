@@ -67,6 +67,10 @@ type recoverPlan struct {
 func recoverRun(ctx context.Context, f *Factory, opts *RecoverOptions) error {
 	req := func(ns string) helm.RecoverRequest { return helm.RecoverRequest{Release: opts.Release, Namespace: ns} }
 	return change[*recoverPlan, *helm.RecoverResult]{
+		Name: "plate recover " + opts.Release,
+		Releases: func(live *releaseClients, _ *recoverPlan) []lock.Target {
+			return []lock.Target{{Namespace: live.namespace, Name: opts.Release}}
+		},
 		Plan: func(ctx context.Context, dry *releaseClients) (*recoverPlan, error) {
 			res, err := dry.helm.Recover(ctx, req(dry.namespace))
 			if err != nil {

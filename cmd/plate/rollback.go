@@ -9,6 +9,7 @@ import (
 
 	"github.com/plate-dev/plate/internal/ask"
 	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/lock"
 )
 
 // RollbackOptions are the options of `plate rollback`.
@@ -50,6 +51,10 @@ func rollbackRun(ctx context.Context, f *Factory, opts *RollbackOptions) error {
 		return helm.RollbackRequest{Release: opts.Release, Namespace: ns, Revision: rev}
 	}
 	return change[*helm.RollbackResult, *helm.RollbackResult]{
+		Name: "plate rollback " + opts.Release,
+		Releases: func(live *releaseClients, _ *helm.RollbackResult) []lock.Target {
+			return []lock.Target{{Namespace: live.namespace, Name: opts.Release}}
+		},
 		Plan: func(ctx context.Context, dry *releaseClients) (*helm.RollbackResult, error) {
 			return dry.helm.Rollback(ctx, req(dry.namespace, opts.To))
 		},

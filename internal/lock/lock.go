@@ -1,11 +1,15 @@
 // Package lock keeps two plate runs from changing the same thing at once.
 //
-// A run that writes takes a coordination.k8s.io/v1 Lease in the target
-// cluster, named after the plan and its environment (namespace and
-// parameters). A second run of the same plan for the same environment is
-// refused with the holder's user, host, pid, plan and start time. A lease
-// whose holder stopped renewing it (a killed run) expires and is taken over;
-// the takeover is reported. A dry run takes no lock.
+// A run that writes takes coordination.k8s.io/v1 Leases in the target
+// cluster: one per Helm release its preflight says it will change, in the
+// release's namespace (so a user confined to that namespace can take it),
+// named after the release. Any second run (any plan, any parameters) that
+// would change a locked release is refused with the holder's user, host,
+// pid, plan, parameters and start time. A run that changes no release locks
+// its plan in its namespace instead. Leases are taken in a fixed order,
+// renewed while the run lasts, released at its end, and a lease whose
+// holder stopped renewing it (a killed run) expires and is taken over; the
+// takeover is reported. A dry run takes no lock.
 package lock
 
 import (
@@ -13,12 +17,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -57,19 +63,16 @@ func Me(plan, env string, now time.Time) Holder {
 	return h
 }
 
-// Key names the lock of a plan in an environment: the plan's name, the
-// default namespace and the sorted parameters.
-func Key(plan, namespace string, params []string) (name, env string) {
-	ps := append([]string(nil), params...)
-	sort.Strings(ps)
-	env = ""
-	if namespace != "" {
-		env = " -n " + namespace
-	}
-	for _, p := range ps {
-		env += " -p " + p
-	}
-	sum := sha256.Sum256([]byte(plan + "\x00" + env))
+// ReleaseKey names the Lease of release name (in the release's namespace).
+// Helm release names are DNS labels of at most 53 characters, so the name
+// is a valid Lease name.
+func ReleaseKey(release string) string { return "plate-release-" + release }
+
+// PlanKey names the lock of a run that changes no Helm release: its plan
+// in its default namespace. Parameters do not take part: two runs of a
+// plan with different -p values would change the same objects.
+func PlanKey(plan, namespace string) string {
+	sum := sha256.Sum256([]byte(plan + "\x00" + namespace))
 	base := strings.ToLower(plan)
 	base = strings.TrimSuffix(base, ".star")
 	var b strings.Builder
@@ -84,7 +87,75 @@ func Key(plan, namespace string, params []string) (name, env string) {
 	if len(short) > 40 {
 		short = short[len(short)-40:]
 	}
-	return "plate-run-" + strings.Trim(short, "-") + "-" + hex.EncodeToString(sum[:5]), env
+	return "plate-run-" + strings.Trim(short, "-") + "-" + hex.EncodeToString(sum[:5])
+}
+
+// Env describes a run's environment for its holder record: the default
+// namespace and the parameters, sorted, each value replaced by a short
+// digest: a lock tells runs apart without storing a value (a -p may carry
+// a password).
+func Env(namespace string, params []string) string {
+	ps := append([]string(nil), params...)
+	sort.Strings(ps)
+	env := ""
+	if namespace != "" {
+		env = " -n " + namespace
+	}
+	for _, p := range ps {
+		name, value, _ := strings.Cut(p, "=")
+		sum := sha256.Sum256([]byte(value))
+		env += " -p " + name + "=#" + hex.EncodeToString(sum[:4])
+	}
+	return env
+}
+
+// Target is one lease to take.
+type Target struct{ Namespace, Name string }
+
+// Set is the leases of one run.
+type Set struct {
+	Locks []*Lock
+}
+
+// AcquireAll takes every target's lease, in a fixed order (namespace, then
+// name), so that two runs wanting overlapping sets cannot each hold a part
+// and wait for the other. When one is held by another live run it releases
+// the ones it took and returns *HeldError. TTL and Now are as for Acquire.
+func AcquireAll(ctx context.Context, cs kubernetes.Interface, targets []Target, holder Holder, ttl time.Duration, now func() time.Time) (*Set, error) {
+	ts := append([]Target(nil), targets...)
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].Namespace != ts[j].Namespace {
+			return ts[i].Namespace < ts[j].Namespace
+		}
+		return ts[i].Name < ts[j].Name
+	})
+	set := &Set{}
+	for i, t := range ts {
+		if i > 0 && t == ts[i-1] {
+			continue
+		}
+		l, err := Acquire(ctx, cs, Options{Namespace: t.Namespace, Name: t.Name, Holder: holder, TTL: ttl, Now: now})
+		if err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			set.Release(rctx)
+			cancel()
+			return nil, err
+		}
+		set.Locks = append(set.Locks, l)
+	}
+	return set, nil
+}
+
+// Release frees every lease of the set, in reverse order; it returns the
+// first error.
+func (s *Set) Release(ctx context.Context) error {
+	var first error
+	for i := len(s.Locks) - 1; i >= 0; i-- {
+		if err := s.Locks[i].Release(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // HeldError is returned when another live run holds the lock.
@@ -159,7 +230,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, o Options) (*Lock, er
 			return nil, fmt.Errorf("reading the run lock %s/%s: %w", o.Namespace, o.Name, err)
 		}
 		prev := holderOf(cur)
-		if held(cur, o.Now()) {
+		if held(cur, o.Now()) && !deadHere(prev) {
 			return nil, &HeldError{Lease: o.Namespace + "/" + o.Name, Holder: prev}
 		}
 		if cur.Spec.HolderIdentity != nil && *cur.Spec.HolderIdentity != "" {
@@ -194,6 +265,17 @@ func held(l *coordinationv1.Lease, now time.Time) bool {
 		ttl = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
 	return now.Before(l.Spec.RenewTime.Add(ttl))
+}
+
+// deadHere reports whether h is a process of this host that no longer
+// runs (a killed run): its lease is taken over at once instead of after
+// its TTL.
+func deadHere(h Holder) bool {
+	host, err := os.Hostname()
+	if err != nil || h.Host == "" || h.Host != host || h.PID <= 0 || h.PID == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(h.PID, 0), syscall.ESRCH)
 }
 
 func holderOf(l *coordinationv1.Lease) Holder {

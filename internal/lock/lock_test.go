@@ -3,6 +3,8 @@ package lock
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,21 +16,26 @@ import (
 
 func TestMain(m *testing.M) { localcluster.Main(m) }
 
-func TestKey(t *testing.T) {
-	a, envA := Key("plans/deploy_prod.star", "plate-prod", []string{"env=production", "action=deploy"})
-	b, _ := Key("plans/deploy_prod.star", "plate-prod", []string{"action=deploy", "env=production"})
-	c, _ := Key("plans/deploy_prod.star", "plate-prod", []string{"env=staging", "action=deploy"})
-	if a != b {
-		t.Errorf("parameter order changes the key: %s vs %s", a, b)
-	}
-	if a == c {
-		t.Errorf("different environments share a key %s", a)
+func TestKeys(t *testing.T) {
+	a := PlanKey("plans/deploy_prod.star", "plate-prod")
+	b := PlanKey("plans/deploy_prod.star", "plate-stg")
+	if a == b {
+		t.Errorf("different namespaces share a key %s", a)
 	}
 	if !strings.HasPrefix(a, "plate-run-plans-deploy-prod-") || len(a) > 63 {
 		t.Errorf("key %q is not a readable DNS label", a)
 	}
-	if envA != " -n plate-prod -p action=deploy -p env=production" {
-		t.Errorf("env %q", envA)
+	if got := ReleaseKey("plate-api"); got != "plate-release-plate-api" {
+		t.Errorf("release key %q", got)
+	}
+	// The holder's environment names the parameters, never their values.
+	env := Env("plate-prod", []string{"password=S3CRET", "action=deploy"})
+	if strings.Contains(env, "S3CRET") || strings.Contains(env, "deploy") ||
+		!strings.HasPrefix(env, " -n plate-prod -p action=#") || !strings.Contains(env, " -p password=#") {
+		t.Errorf("env %q", env)
+	}
+	if Env("n", []string{"a=1"}) == Env("n", []string{"a=2"}) {
+		t.Error("different values give the same digest")
 	}
 }
 
@@ -104,5 +111,81 @@ func TestLeaseRenewed(t *testing.T) {
 	var held *HeldError
 	if !errors.As(err, &held) {
 		t.Fatalf("after a TTL the live holder lost the lock: %v", err)
+	}
+}
+
+// A lease whose holder is a process of this host that no longer runs (a
+// run killed with SIGKILL) is taken over at once, not after its TTL; one
+// held by a live process of this host, or by another host, is not.
+func TestDeadLocalHolderTakenOverAtOnce(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPID := gone.Process.Pid
+	now := time.Now()
+	dead, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-a", Holder: Holder{User: "killed", Host: host, PID: deadPID, Since: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(dead.stop)
+	l, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-a", Holder: Holder{User: "next", Host: host, PID: os.Getpid(), Since: now}})
+	if err != nil {
+		t.Fatalf("a dead local holder's lease was not taken over: %v", err)
+	}
+	if l.TookOver == nil || l.TookOver.PID != deadPID {
+		t.Errorf("takeover not reported: %+v", l.TookOver)
+	}
+	l.Release(ctx)
+
+	for _, h := range []Holder{
+		{User: "alive-here", Host: host, PID: os.Getppid(), Since: now},
+		{User: "elsewhere", Host: "another-host", PID: deadPID, Since: now},
+	} {
+		live, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-b", Holder: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-b", Holder: Holder{User: "next", Host: host, PID: os.Getpid(), Since: now}})
+		var held *HeldError
+		if !errors.As(err, &held) || held.Holder.User != h.User {
+			t.Errorf("holder %s: %v, want HeldError", h.User, err)
+		}
+		live.Release(ctx)
+	}
+}
+
+// AcquireAll takes a set of leases in a fixed order; when one is held it
+// gives back the ones it took and names the holder.
+func TestAcquireAll(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	first, err := AcquireAll(ctx, c.Clientset(), []Target{{ns, "plate-release-web"}, {ns, "plate-release-api"}, {ns, "plate-release-api"}},
+		Holder{User: "first", Since: time.Now()}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Locks) != 2 || first.Locks[0].Name() != ns+"/plate-release-api" {
+		t.Fatalf("locks %v, want api then web, once each", first.Locks)
+	}
+	_, err = AcquireAll(ctx, c.Clientset(), []Target{{ns, "plate-release-cache"}, {ns, "plate-release-web"}}, Holder{User: "second", Since: time.Now()}, 0, nil)
+	var held *HeldError
+	if !errors.As(err, &held) || held.Holder.User != "first" || held.Lease != ns+"/plate-release-web" {
+		t.Fatalf("overlapping set: %v", err)
+	}
+	if _, err := c.Clientset().CoordinationV1().Leases(ns).Get(ctx, "plate-release-cache", metav1.GetOptions{}); err == nil {
+		t.Error("the refused set kept the lease it had taken")
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leases, _ := c.Clientset().CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
+	if len(leases.Items) != 0 {
+		t.Errorf("leases left: %d", len(leases.Items))
 	}
 }

@@ -4,43 +4,69 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/lock"
+	"github.com/plate-dev/plate/internal/trace"
 )
 
-// lock takes the run lock of the plan in its environment, so that a
-// second run of it against the same cluster is refused while this one
-// runs. The returned function releases it.
-func (r *Runner) lock(ctx context.Context) (func(), error) {
+// lockTargets are the leases a run takes: one per Helm release that its
+// preflight says it will change (the subjects of the steps that ended
+// planned: installs, upgrades, rollbacks, uninstalls, also those the
+// preflight found unchanged, which the run may still change), each in the
+// release's namespace. A run that changes no release locks its plan in its
+// namespace, in lockNamespace.
+func lockTargets(preflight []trace.Event, plan, namespace, lockNamespace string) []lock.Target {
+	var out []lock.Target
+	for _, e := range preflight {
+		if e.Subject == nil || e.Subject.Release == "" || e.Phase != trace.Planned {
+			continue
+		}
+		out = append(out, lock.Target{Namespace: e.Subject.Namespace, Name: lock.ReleaseKey(e.Subject.Release)})
+	}
+	if len(out) == 0 {
+		out = append(out, lock.Target{Namespace: lockNamespace, Name: lock.PlanKey(plan, namespace)})
+	}
+	return out
+}
+
+// lock takes the run's leases (lockTargets), so that a second run that
+// would change the same releases is refused while this one runs. The
+// returned function releases them.
+func (r *Runner) lock(ctx context.Context, preflight []trace.Event) (func(), error) {
 	cl, err := kube.Connect(r.o.Kube, false)
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	name, env := lock.Key(r.plan.Name, cl.Namespace, r.o.Params)
-	l, err := lock.Acquire(ctx, cl.Clientset, lock.Options{
-		Namespace: r.o.LockNamespace,
-		Name:      name,
-		Holder:    lock.Me(r.plan.Name, env, r.o.Now()),
-	})
+	targets := lockTargets(preflight, r.plan.Name, cl.Namespace, r.o.LockNamespace)
+	holder := lock.Me(r.plan.Name, lock.Env(cl.Namespace, r.o.Params), r.o.Now())
+	set, err := lock.AcquireAll(ctx, cl.Clientset, targets, holder, 0, nil)
 	var held *lock.HeldError
 	if errors.As(err, &held) {
-		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error(), Err: err,
+		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; nothing was written", Err: err,
 			Hint: "wait for that run to finish; a lock whose run was killed expires after " + lock.DefaultTTL.String()}
 	}
 	if err != nil {
 		return nil, exit.Wrap(exit.PlanFailed, err)
 	}
-	if l.TookOver != nil {
-		r.out.note(fmt.Sprintf("lock %s: took over an expired lock of %s", l.Name(), l.TookOver))
+	var names []string
+	for _, l := range set.Locks {
+		names = append(names, l.Name())
+		if l.TookOver != nil {
+			r.out.note(fmt.Sprintf("lock %s: took over an expired lock of %s", l.Name(), l.TookOver))
+		}
+	}
+	if r.o.Text.Verbose > 0 {
+		r.out.note("locked " + strings.Join(names, ", "))
 	}
 	return func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := l.Release(rctx); err != nil {
-			fmt.Fprintf(r.o.ErrOut, "plate: releasing the run lock %s: %v\n", l.Name(), err)
+		if err := set.Release(rctx); err != nil {
+			fmt.Fprintf(r.o.ErrOut, "plate: releasing the run locks %s: %v\n", strings.Join(names, ", "), err)
 		}
 	}, nil
 }

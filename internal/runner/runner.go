@@ -237,7 +237,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	if preflight.UsedCluster() && !r.o.NoLock {
-		release, err := r.lock(ctx)
+		release, err := r.lock(ctx, preflight.Recorder().Events())
 		if err != nil {
 			return err
 		}
