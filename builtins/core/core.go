@@ -47,6 +47,20 @@ func (Plugin) Builtins() []builtins.Builtin {
 			Fn: confirm,
 		},
 		{
+			Name:   "rollback_on_failure",
+			Params: []string{"enabled=True"},
+			Effect: engine.Read,
+			Doc: `Asks for rollback on failure, as ` + "`plate run --rollback-on-failure`" + ` does: if the run
+fails, times out or is interrupted after this call, every release the run changed
+is brought back, in reverse order, to the revision deployed before the run (a
+first install is uninstalled), and waited for; the run still exits with the
+failure's code. A failed readiness check counts: wait_ready marks the revision
+failed first, so the rollback never restores it. ` + "`enabled`" + ` False is a no-op, so a
+plan can tie it to a parameter. The dry run and the preflight say what would be
+rolled back.`,
+			Fn: rollbackOnFailure,
+		},
+		{
 			Name:   "read_file",
 			Params: []string{"path"},
 			Effect: engine.Read,
@@ -108,6 +122,20 @@ func confirm(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		c.Report.Summary = "confirmed: " + message
 	}
 	return starlark.True, nil
+}
+
+func rollbackOnFailure(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	enabled := true
+	if err := c.Unpack(args, kwargs, &enabled); err != nil {
+		return nil, exit.Wrap(exit.Usage, err)
+	}
+	if !enabled {
+		c.Report.Summary = "no rollback on failure"
+		return starlark.None, nil
+	}
+	c.Engine.SetRollbackOnFailure()
+	c.Report.Summary = "if the run fails, the releases it changed are rolled back"
+	return starlark.None, nil
 }
 
 func readFile(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

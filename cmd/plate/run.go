@@ -18,16 +18,17 @@ import (
 // RunOptions are the options of `plate run`.
 type RunOptions struct {
 	*GlobalOptions
-	Plan          string
-	Params        []string
-	DryRun        bool
-	Yes           bool
-	Offline       bool
-	KubeVersion   string
-	LockNamespace string
-	Concurrency   int
-	Graph         bool
-	MaxSteps      uint64
+	Plan              string
+	Params            []string
+	DryRun            bool
+	Yes               bool
+	Offline           bool
+	KubeVersion       string
+	LockNamespace     string
+	Concurrency       int
+	Graph             bool
+	RollbackOnFailure bool
+	MaxSteps          uint64
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -67,6 +68,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
+	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
@@ -124,25 +126,26 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	}
 	g := opts.GlobalOptions
 	return runner.Run(ctx, runner.Options{
-		Plan:          opts.Plan,
-		Root:          g.Root,
-		Params:        opts.Params,
-		Plugins:       f.Plugins,
-		DryRun:        opts.DryRun,
-		Graph:         opts.Graph,
-		Offline:       opts.Offline,
-		KubeVersion:   opts.KubeVersion,
-		Kube:          kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace},
-		Yes:           opts.Yes,
-		Prompter:      f.IO,
-		Concurrency:   opts.Concurrency,
-		MaxSteps:      opts.MaxSteps,
-		LockNamespace: opts.LockNamespace,
-		Out:           f.IO.Out,
-		ErrOut:        f.IO.ErrOut,
-		JSON:          g.Output == "json",
-		Text:          trace.TextOptions{Color: f.IO.ColorEnabled(), Verbose: g.Verbose, ShowStarted: g.Verbose > 0},
-		TTY:           f.IO.IsStdoutTTY(),
-		Now:           f.Now,
+		Plan:              opts.Plan,
+		Root:              g.Root,
+		Params:            opts.Params,
+		Plugins:           f.Plugins,
+		DryRun:            opts.DryRun,
+		Graph:             opts.Graph,
+		RollbackOnFailure: opts.RollbackOnFailure,
+		Offline:           opts.Offline,
+		KubeVersion:       opts.KubeVersion,
+		Kube:              kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace},
+		Yes:               opts.Yes,
+		Prompter:          f.IO,
+		Concurrency:       opts.Concurrency,
+		MaxSteps:          opts.MaxSteps,
+		LockNamespace:     opts.LockNamespace,
+		Out:               f.IO.Out,
+		ErrOut:            f.IO.ErrOut,
+		JSON:              g.Output == "json",
+		Text:              trace.TextOptions{Color: f.IO.ColorEnabled(), Verbose: g.Verbose, ShowStarted: g.Verbose > 0},
+		TTY:               f.IO.IsStdoutTTY(),
+		Now:               f.Now,
 	})
 }

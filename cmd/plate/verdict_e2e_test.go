@@ -106,3 +106,56 @@ func TestE2EFailedFirstInstallIsRecordedFailed(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.errOut)
 	}
 }
+
+// --rollback-on-failure: a deploy whose wait fails marks its revision
+// failed, then rolls the release back to the revision deployed before the
+// run, waits for it, and still exits with the failure's code. A plan can ask
+// for it itself (rollback_on_failure()), and a failed first install is
+// uninstalled. The preflight says what would be rolled back.
+func TestE2ERollbackOnFailure(t *testing.T) {
+	e := newE2E(t)
+	plan := verdictPlan(t, e)
+	bad := localcluster.FailingImageRegistry + "web"
+	run := func(extra ...string) result {
+		args := append([]string{"run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns=" + e.ns}, extra...)
+		return runPlate(t, "", false, append(args, plan)...)
+	}
+	if r := run("-p", "image=registry.example/web"); r.code != 0 {
+		t.Fatalf("good deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	r := run("--rollback-on-failure", "-p", "image="+bad)
+	if r.code != exit.PlanFailed {
+		t.Fatalf("bad deploy: exit %d, want %d\n%s%s", r.code, exit.PlanFailed, r.out, r.errOut)
+	}
+	for _, want := range []string{
+		"on failure, the run would roll back, in this order: shop in " + e.ns + ": roll back to rev 1",
+		"on failure: rollback rev 2→3 (restores rev 1;",
+		"on failure: shop rev 3 ready",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	if !strings.Contains(r.errOut, "plate: rolled back on failure: shop") {
+		t.Errorf("stderr lacks the rollback report:\n%s", r.errOut)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:superseded 2:failed 3:deployed" {
+		t.Errorf("history: %s", got)
+	}
+
+	// A plan that asks for it itself; a failed first install is uninstalled.
+	self := e.plan(t, `
+ns = param("ns", "default")
+rollback_on_failure()
+rel = helm_install("fresh", "`+webChartPath(t)+`", namespace = ns, set = {"image.repository": "`+bad+`"})
+wait_ready(rel, timeout = "60s", image_pull_grace = "1s")
+`)
+	r = runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, self)
+	if r.code != exit.PlanFailed || !strings.Contains(r.out, "fresh in "+e.ns+": uninstall (first install)") ||
+		!strings.Contains(r.errOut, "plate: rolled back on failure: fresh") {
+		t.Fatalf("self-asked rollback: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if info, err := e.helmClient(t).Get(context.Background(), "fresh", e.ns); err != nil || info != nil {
+		t.Errorf("the failed first install is still there: %+v %v", info, err)
+	}
+}

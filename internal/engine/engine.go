@@ -89,6 +89,23 @@ type Engine struct {
 	state   map[any]any
 	// changes are the changes to releases the pass's steps recorded.
 	changes []trace.Change
+	// rollbackOnFailure is set by the plan (rollback_on_failure()).
+	rollbackOnFailure bool
+}
+
+// SetRollbackOnFailure records that the plan asks for its changes to be
+// rolled back if the run fails.
+func (e *Engine) SetRollbackOnFailure() {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	e.rollbackOnFailure = true
+}
+
+// RollbackOnFailure reports whether the plan asked for rollback on failure.
+func (e *Engine) RollbackOnFailure() bool {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	return e.rollbackOnFailure
 }
 
 // New returns an engine for one pass.

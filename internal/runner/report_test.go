@@ -60,3 +60,25 @@ func TestStopReportReadsTypedRecords(t *testing.T) {
 		t.Errorf("report:\n%s", b.String())
 	}
 }
+
+// Rollback on failure undoes every release the run changed, in reverse
+// order of its first change, to its state before the run.
+func TestUndos(t *testing.T) {
+	ch := func(cs ...trace.Change) trace.Event { return trace.Event{Phase: trace.Done, Changes: cs} }
+	got := describeUndos(undos([]trace.Event{
+		ch(trace.Change{Release: "cache", Namespace: "p", Action: trace.Installed, To: 1, FirstInstall: true}),
+		ch(trace.Change{Release: "api", Namespace: "p", Action: trace.Upgraded, From: 4, To: 5, Supersedes: 3}),
+		ch(trace.Change{Release: "api", Namespace: "p", Action: trace.MarkedFailed, From: 5, To: 5, Restores: 3}),
+		ch(trace.Change{Release: "web", Namespace: "p", Action: trace.Installed, From: 2, To: 3}),
+		ch(trace.Change{Release: "api", Namespace: "p", Action: trace.Upgraded, From: 5, To: 6, Supersedes: 3}),
+		ch(trace.Change{Release: "old", Namespace: "p", Action: trace.Uninstalled, From: 2}),
+	}))
+	want := []string{
+		"web in p: roll back to rev 2",
+		"api in p: roll back to rev 3",
+		"cache in p: uninstall (first install)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("undos:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

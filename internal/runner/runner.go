@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -70,6 +71,10 @@ type Options struct {
 	// runs without the lock (tests that count writes or run in parallel).
 	LockNamespace string
 	NoLock        bool
+	// RollbackOnFailure: when the run pass fails (or is interrupted),
+	// roll back every release it changed (--rollback-on-failure; a plan
+	// asks for it with rollback_on_failure()).
+	RollbackOnFailure bool
 	// Interrupts, when set, delivers interrupts that cancel the run as the
 	// context's cancellation does. The runner installs no signal handler.
 	Interrupts func() (<-chan struct{}, func())
@@ -228,7 +233,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if r.o.DryRun {
 		r.out.header(fmt.Sprintf("dry-run of %s: nothing will be written", name))
-		return r.Pass(ctx, trace.DryRun)
+		eng, err := r.pass(ctx, trace.DryRun)
+		r.noteRollbackOnFailure(eng, err)
+		return err
 	}
 	r.out.header(fmt.Sprintf("preflight of %s: nothing is written yet", name))
 	preflight, err := r.pass(ctx, trace.Preflight)
@@ -236,6 +243,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.out.note("preflight failed: nothing was written")
 		return err
 	}
+	r.noteRollbackOnFailure(preflight, nil)
 	if preflight.UsedCluster() && !r.o.NoLock {
 		release, err := r.lock(ctx, preflight.Recorder().Events())
 		if err != nil {
@@ -244,7 +252,25 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer release()
 	}
 	r.out.header(fmt.Sprintf("run of %s", name))
-	return r.Pass(ctx, trace.Run)
+	eng, err := r.pass(ctx, trace.Run)
+	if err != nil && (r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
+		r.rollbackOnFailure(ctx, eng)
+	}
+	return err
+}
+
+// noteRollbackOnFailure says, after a dry pass, what the run would roll
+// back if it failed, when rollback on failure is asked for.
+func (r *Runner) noteRollbackOnFailure(eng *engine.Engine, err error) {
+	if err != nil || eng == nil || !(r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
+		return
+	}
+	us := undos(eng.Recorder().Events())
+	if len(us) == 0 {
+		r.out.note("on failure: nothing to roll back (no Helm release would change)")
+		return
+	}
+	r.out.note("on failure, the run would roll back, in this order: " + strings.Join(describeUndos(us), "; "))
 }
 
 // Pass runs one pass of the plan with its output: the trace, the footer
