@@ -120,6 +120,10 @@ func requireCluster(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tup
 	if re != nil && !re.MatchString(id.Context) && !re.MatchString(id.Server) {
 		problems = append(problems, fmt.Sprintf("expected a context or server matching %q, but the context is %q and the server %s", name, id.Context, id.Server))
 	}
+	if uid != "" && id.NoUID != "" {
+		return nil, &exit.Error{Code: exit.Usage, Msg: "require_cluster: cannot check uid=: " + id.NoUID,
+			Hint: "grant get on namespaces/kube-system, or check the cluster by name= (its context or server) instead of uid="}
+	}
 	if uid != "" && uid != id.UID {
 		problems = append(problems, fmt.Sprintf("expected the cluster with kube-system uid %s, but this cluster's is %s (context %q, server %s)", uid, id.UID, id.Context, id.Server))
 	}

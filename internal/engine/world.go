@@ -124,6 +124,9 @@ type Identity struct {
 	// Offline is true when no cluster was read (offline dry run): the
 	// other fields are empty.
 	Offline bool
+	// NoUID says why UID is empty on a cluster that was read: the user
+	// may not read the kube-system namespace (a namespace-scoped user).
+	NoUID string
 }
 
 func (id *Identity) String() string {
