@@ -182,12 +182,19 @@ func decodeYAML(r io.Reader, name string) ([]map[string]any, error) {
 	}
 }
 
-func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var kind, name, ns string
+// objectArgs unpacks the (kind, name, namespace) of kube_get and
+// kube_delete, the namespace resolved by the one rule.
+func objectArgs(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (kind, name, namespace string, err error) {
+	var ns string
 	if err := c.Unpack(args, kwargs, &kind, &name, &ns); err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
+		return "", "", "", exit.Wrap(exit.Usage, err)
 	}
-	namespace, err := c.Namespace(ns)
+	namespace, err = c.Namespace(ns)
+	return kind, name, namespace, err
+}
+
+func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	kind, name, namespace, err := objectArgs(c, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -203,11 +210,7 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 }
 
 func del(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var kind, name, ns string
-	if err := c.Unpack(args, kwargs, &kind, &name, &ns); err != nil {
-		return nil, exit.Wrap(exit.Usage, err)
-	}
-	namespace, err := c.Namespace(ns)
+	kind, name, namespace, err := objectArgs(c, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
