@@ -10,15 +10,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// A user confined to one namespace (a Role there, nothing cluster-wide but
-// what every authenticated user may read) deploys a plan into it: the
+// A ServiceAccount confined to its namespace (a Role there, nothing
+// cluster-wide but what every authenticated user may read) deploys a plan
+// into it: the
 // release's run lock lives in its namespace, the install, the wait and the
 // status read work. A plan that asks for the cluster's identity gets a
 // message naming the missing permission.
 func TestE2ENamespaceScopedUserDeploys(t *testing.T) {
 	e := newE2E(t)
 	ctx := context.Background()
-	const user = "team-a-deployer"
+	// The deployer is a ServiceAccount of the namespace, as a CI job
+	// running in the cluster would be.
+	sa := "deployer"
+	user := "system:serviceaccount:" + e.ns + ":" + sa
 	rbac := e.c.Clientset().RbacV1()
 	if _, err := rbac.Roles(e.ns).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "deployer"},
@@ -29,12 +33,12 @@ func TestE2ENamespaceScopedUserDeploys(t *testing.T) {
 	if _, err := rbac.RoleBindings(e.ns).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "deployer"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "deployer"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: e.ns}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := e.c.WriteKubeconfigAs(kc, user, "system:authenticated"); err != nil {
+	if err := e.c.WriteKubeconfigAs(kc, user, "system:serviceaccounts", "system:serviceaccounts:"+e.ns, "system:authenticated"); err != nil {
 		t.Fatal(err)
 	}
 	plan := e.plan(t, `
@@ -56,7 +60,7 @@ require_cluster(uid = "0000")`+"\n")
 	// name= works from the context and server; uid= needs kube-system,
 	// and the message says which permission and what to use instead.
 	if r.code != 2 || !strings.Contains(r.out, "cluster ok") ||
-		!strings.Contains(r.errOut, "plan.star:2:16: require_cluster: cannot check uid=: user team-a-deployer may not get the namespace kube-system") ||
+		!strings.Contains(r.errOut, "plan.star:2:16: require_cluster: cannot check uid=: user "+user+" may not get the namespace kube-system") ||
 		!strings.Contains(r.errOut, "grant get on namespaces/kube-system, or check the cluster by name=") {
 		t.Errorf("cluster identity without the permission: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
