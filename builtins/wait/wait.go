@@ -58,7 +58,7 @@ func (Plugin) Builtins() []builtins.Builtin {
 			Name: "wait_ready",
 			Params: []string{"*targets", "namespace=None", `timeout="5m"`, "selector=None", "rules=None", `lb_timeout="60s"`,
 				`image_pull_grace="15s"`, `container_error_grace="10s"`, `unschedulable_grace="15s"`, `replica_failure_grace="10s"`,
-				"crash_loop_restarts=3", "oom_kills=2", "needs=[]"},
+				"crash_loop_restarts=3", "oom_kills=2", "needs=None"},
 			Effect:     engine.Read,
 			Concurrent: true,
 			Doc: `Waits until every target is ready, and returns a summary; fails as soon as one
@@ -100,8 +100,10 @@ message and the last Events.
   an address (exit code 3, with a hint about MetalLB address pools).
 - ` + "`rules`" + `: a list of ` + "`ready_rule(...)`" + ` values for kinds the built-in rules
   do not know, or to override them (e.g. to wait for an Ingress address).
-- ` + "`needs`" + `: values of earlier steps; with it the wait runs alongside the rest of
-  the plan once they are done (and returns a value that waits for it when read).
+- ` + "`needs`" + `: values of earlier steps; with them the wait runs alongside the rest of
+  the plan once they are done (and returns a value that waits for it when read);
+  ` + "`needs = [plan_start]`" + ` starts it at once. None and [] (the default) keep the
+  call in sequence (see plans.md, "Concurrent steps").
 
 ` + graceDoc + `
 
