@@ -260,7 +260,7 @@ bad = step("bad", fail = True, needs = [base])
 // needs = [plan_start] is the explicit way to a concurrent step with no
 // dependency: it runs alongside the steps before and after it (the gate
 // only opens when "b" runs while "a" waits), is not held back by an
-// unrelated failure.
+// unrelated failure, and its trace lines say "(after plan_start)".
 func TestPlanStartRunsConcurrently(t *testing.T) {
 	r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", planFile(t, `
 a = step("a", gate = "g", needs = [plan_start])
@@ -269,6 +269,12 @@ print("a is", a.name)
 `))
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	run := r.out[strings.Index(r.out, "== run of"):]
+	for _, want := range []string{"a  (after plan_start)", "b  (after plan_start)"} {
+		if !strings.Contains(run, want) {
+			t.Errorf("run trace lacks %q:\n%s", want, run)
+		}
 	}
 
 	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", planFile(t, `
@@ -279,12 +285,16 @@ free = step("free", needs = [plan_start])
 	if r.code != exit.PlanFailed {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	run := r.out[strings.Index(r.out, "== run of"):]
-	if !strings.Contains(run, "done     plan.star:4:12") {
+	run = r.out[strings.Index(r.out, "== run of"):]
+	if !strings.Contains(run, "done     plan.star:4:12") || !strings.Contains(run, "free  (after plan_start)") {
 		t.Errorf("the step with needs = [plan_start] did not run:\n%s", run)
 	}
 
-	// needs= wants a list.
+	// The dry run marks it too, and needs= wants a list.
+	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = [plan_start])`))
+	if r.code != 0 || !strings.Contains(r.out, "x  (after plan_start)") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
 	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = plan_start)`))
 	if r.code != exit.Usage || !strings.Contains(r.errOut, "step: needs: got plan_start, want a list of values returned by earlier steps (or [plan_start])") {
 		t.Errorf("exit %d\n%s", r.code, r.errOut)
