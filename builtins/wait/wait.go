@@ -41,10 +41,18 @@ const graceDoc = `Fail-fast tuning (all optional; durations are strings such as 
 
 - ` + "`image_pull_grace`" + ` (default "15s"): how long ErrImagePull / ImagePullBackOff may last.
   InvalidImageName fails at once.
-- ` + "`container_error_grace`" + ` (default "10s"): CreateContainerConfigError and friends (a
-  referenced Secret may be created a moment later by another controller).
+- ` + "`container_error_grace`" + ` (default "10s"): CreateContainerConfigError and friends, and a
+  volume whose Secret or ConfigMap is missing (FailedMount); the reason names the
+  missing object (a referenced Secret may be created a moment later by another
+  controller).
 - ` + "`unschedulable_grace`" + ` (default "15s"): how long a pod may be unschedulable.
-- ` + "`replica_failure_grace`" + ` (default "10s"): ReplicaFailure on a Deployment (quota, admission).
+- ` + "`replica_failure_grace`" + ` (default "10s"): how long a workload's controller may fail to
+  create its pods: ReplicaFailure on a Deployment, FailedCreate events on a
+  StatefulSet, DaemonSet or Job (a missing ServiceAccount, a quota, an admission webhook).
+- ` + "`storage_class_grace`" + ` (default "10s"): how long a PersistentVolumeClaim may name a
+  storage class that does not exist.
+- ` + "`provisioning_grace`" + ` (default "60s"): how long a claim's provisioner may keep failing
+  (ProvisioningFailed events).
 - ` + "`crash_loop_restarts`" + ` (default 3): a container in CrashLoopBackOff fails the object at
   this restart count; ` + "`oom_kills`" + ` (default 2): likewise for OOMKilled.
 
@@ -58,6 +66,7 @@ func (Plugin) Builtins() []builtins.Builtin {
 			Name: "wait_ready",
 			Params: []string{"*targets", "namespace=None", `timeout="5m"`, "selector=None", "rules=None", `lb_timeout="60s"`,
 				`image_pull_grace="15s"`, `container_error_grace="10s"`, `unschedulable_grace="15s"`, `replica_failure_grace="10s"`,
+				`storage_class_grace="10s"`, `provisioning_grace="60s"`,
 				"crash_loop_restarts=3", "oom_kills=2", "needs=None"},
 			Effect:     engine.Read,
 			Concurrent: true,
@@ -90,9 +99,13 @@ reported, not waited for.
 
 Watching, not polling: every change on the API server is judged within
 milliseconds. Failing fast: a pod that cannot pull its image, crash-loops,
-OOMs, fails an init container, or cannot be scheduled fails the wait after its
-grace period, naming the pod and container, the container's last termination
-message and the last Events.
+OOMs, fails an init container, lacks a Secret or ConfigMap, or cannot be
+scheduled, a workload whose pods cannot be created (a missing ServiceAccount),
+a claim of a storage class that does not exist or whose provisioning keeps
+failing, and a Job past its backoff limit fail the wait after their grace
+period, naming the pod and container, the container's last termination message
+and the last Events. The error's first line (the trace line, the stop report)
+names the last known reason of every object that was not ready.
 
 - ` + "`timeout`" + ` (default "5m"): the whole wait; running out exits with code 3 and
   names what was not ready and why.
@@ -184,11 +197,11 @@ happen in dry runs too; with --offline it returns None.`,
 
 func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var ns, selector string
-	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace builtins.Duration
+	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace, classGrace, provisionGrace builtins.Duration
 	var crashRestarts, oomKills builtins.Count
 	var rulesV starlark.Value = starlark.None
 	if err := c.Unpack(args, kwargs, &ns, &timeout, &selector, &rulesV, &lbTimeout,
-		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &crashRestarts, &oomKills); err != nil {
+		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &classGrace, &provisionGrace, &crashRestarts, &oomKills); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	targets, described, err := targetsOf(args)
@@ -230,6 +243,8 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 			ContainerErrorGrace: containerGrace.Grace(),
 			UnschedulableGrace:  unschedGrace.Grace(),
 			ReplicaFailureGrace: replicaGrace.Grace(),
+			StorageClassGrace:   classGrace.Grace(),
+			ProvisioningGrace:   provisionGrace.Grace(),
 			CrashLoopRestarts:   crashRestarts.Threshold(),
 			OOMKills:            oomKills.Threshold(),
 			Rules:               rules,
@@ -264,18 +279,27 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		c.Report.Detail = res.Report
 	}
 	if err != nil {
-		return nil, waitError(err)
+		var rep *kwait.Report
+		if res != nil {
+			rep = res.Report
+		}
+		return nil, waitError(err, rep)
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
 }
 
-// waitError gives a wait's error its exit code.
-func waitError(err error) error {
+// waitError gives a wait's error its exit code. An interrupted wait names
+// what was not ready yet, and why, from its last report.
+func waitError(err error, last *kwait.Report) error {
 	var we *kwait.Error
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &exit.Error{Code: exit.Interrupted, Msg: "wait_ready: interrupted", Err: err}
+		msg := "wait_ready: interrupted"
+		if nr := last.NotReadyReasons(); nr != "" {
+			msg += "; not ready: " + nr
+		}
+		return &exit.Error{Code: exit.Interrupted, Msg: msg, Err: err}
 	case errors.As(err, &we) && we.IsTimeout():
 		return &exit.Error{Code: exit.Timeout, Msg: "wait_ready: " + err.Error(), Err: err}
 	case errors.As(err, &we):
