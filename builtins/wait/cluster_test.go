@@ -339,3 +339,57 @@ assert.eq([o["state"] for o in w.objects], ["Planned" if w.dry_run else "Ready"]
 		t.Errorf("run: %q (needs %v)", summaries(evs), evs)
 	}
 }
+
+// On the local control plane: needs=None and needs=[] keep a step in
+// sequence (it starts only once the slow concurrent wait before it is over),
+// while needs = [plan_start] starts one at once, alongside that wait.
+func TestNeedsDefaultsRunInSequenceOnCluster(t *testing.T) {
+	kc, ns := cluster(t)
+	o := runPlan(t, manifests+`
+def configmap(name):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+
+kube_apply(deployment("slow", annotations = {"plate.dev/ready-delay": "3s"}))
+w = wait_ready("deployment/slow", timeout = "60s", needs = [plan_start])
+kube_apply(configmap("alongside"), needs = [plan_start])
+kube_apply(configmap("after-none"), needs = None)
+kube_apply(configmap("after-empty"), needs = [])
+`, realRun, kc, ns)
+	if o.err != nil {
+		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
+	}
+	at := map[string]int{} // "builtin phase summary-prefix" -> index in the run's events
+	concurrent := map[string]bool{}
+	for i, e := range o.events {
+		if e.Pass != trace.Run {
+			continue
+		}
+		key := e.Builtin + " " + string(e.Phase)
+		if e.Builtin == "kube_apply" && e.Args != nil {
+			if m, ok := e.Args["manifest"].(map[string]any); ok {
+				md, _ := m["metadata"].(map[string]any)
+				key += " " + fmt.Sprint(md["name"])
+				concurrent[fmt.Sprint(md["name"])] = e.Concurrent
+			}
+		}
+		if _, seen := at[key]; !seen {
+			at[key] = i
+		}
+	}
+	waitDone, ok := at["wait_ready done"]
+	if !ok {
+		t.Fatalf("no wait_ready done event:\n%s", o.text)
+	}
+	for _, name := range []string{"after-none", "after-empty"} {
+		start, ok := at["kube_apply started "+name]
+		if !ok || start < waitDone || concurrent[name] {
+			t.Errorf("%s (started at event %d, concurrent %v) did not wait for the wait (done at event %d):\n%s", name, start, concurrent[name], waitDone, o.text)
+		}
+	}
+	if start := at["kube_apply started alongside"]; start > waitDone || !concurrent["alongside"] {
+		t.Errorf("the step with needs = [plan_start] (started at event %d) waited for the wait (done at event %d):\n%s", start, waitDone, o.text)
+	}
+	if !strings.Contains(o.text, "(after plan_start)") {
+		t.Errorf("the trace does not mark the concurrent steps:\n%s", o.text)
+	}
+}
