@@ -35,7 +35,7 @@ type Builtin struct {
 	// (optional, with the default the signature shows), "*targets" (the
 	// positional arguments, which the builtin takes itself). Parameters
 	// after a "*x" are keyword-only. A Concurrent builtin declares
-	// "needs=…" too; the wrapper takes it, Fn never sees it.
+	// "needs=None" too; the wrapper takes it, Fn never sees it.
 	Params []string
 	// Doc is the reference text (Markdown). It names every parameter.
 	Doc    string
@@ -43,10 +43,12 @@ type Builtin struct {
 	// Pure builtins build values (secret) and emit no trace event; they
 	// are still wrapped so that a panic becomes a positioned error.
 	Pure bool
-	// Concurrent builtins take needs=: a call with needs= is a concurrent
-	// step that starts once its needs (and any pending step values among
-	// its arguments) are done, and returns a Future at once. The wrapper
-	// handles needs=; Fn never sees it.
+	// Concurrent builtins take needs=: a call whose needs= names values of
+	// earlier steps (or plan_start) is a concurrent step that starts once
+	// its needs (and any pending step values among its arguments) are done,
+	// and returns a Future at once. needs=None and needs=[] (the default,
+	// and what a helper forwards when its caller passed nothing) leave the
+	// call in sequence. The wrapper handles needs=; Fn never sees it.
 	Concurrent bool
 	// Fn implements the builtin. It unpacks its arguments with c.Unpack,
 	// sets c.Report.Summary, and returns its value.
@@ -278,7 +280,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 			Stack:   stack,
 			Args:    trace.RedactArgs(namedArgs(b.Parameters(), args, kwargs)),
 		}
-		if needs != nil {
+		if wantsConcurrency(needs) {
 			return goConcurrent(thread, run, b, step, needs, args, kwargs)
 		}
 		// A step in sequence needs everything before it.
@@ -323,7 +325,8 @@ func splitNeeds(kwargs []starlark.Tuple) (starlark.Value, []starlark.Tuple) {
 	return needs, out
 }
 
-// goConcurrent schedules a call with needs= as a concurrent step.
+// goConcurrent schedules a call whose needs= asks for concurrency as a
+// concurrent step.
 func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Step, needs starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	tasks, done, err := run.needTasks(b.Name, needs, args, kwargs)
 	if err != nil {
@@ -369,6 +372,10 @@ func (r *Run) needTasks(name string, needs starlark.Value, args starlark.Tuple, 
 	var done []string
 	seen := map[string]bool{}
 	add := func(v starlark.Value) (bool, error) {
+		if v == PlanStart {
+			// The start of the plan is always done.
+			return true, nil
+		}
 		if f, ok := v.(*Future); ok {
 			if !seen[f.StepID()] {
 				seen[f.StepID()] = true
@@ -394,7 +401,7 @@ func (r *Run) needTasks(name string, needs starlark.Value, args starlark.Tuple, 
 	if needs != starlark.None {
 		it, ok := needs.(starlark.Iterable)
 		if !ok {
-			return nil, nil, exit.Errorf(exit.Usage, "%s: needs: got %s, want a list of values returned by earlier steps", name, needs.Type())
+			return nil, nil, exit.Errorf(exit.Usage, "%s: needs: got %s, want a list of values returned by earlier steps (or [plan_start])", name, needs.Type())
 		}
 		iter := it.Iterate()
 		defer iter.Done()

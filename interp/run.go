@@ -295,18 +295,30 @@ func backtrace(stack starlark.CallStack) []string {
 // missing modules, load cycles and names a module does not define are all
 // reported with file:line:col.
 func (p *Plan) Check(predeclared starlark.StringDict) error {
+	_, err := p.CheckWithWarnings(predeclared)
+	return err
+}
+
+// CheckWithWarnings is Check that also returns warnings: findings in the
+// plan and the modules it loads that do not stop it, such as a helper
+// parameter whose default would make the steps it forwards it to
+// concurrent. Warnings found before an error are returned with it.
+func (p *Plan) CheckWithWarnings(predeclared starlark.StringDict) ([]Warning, error) {
 	c := &checker{root: p.Root, predeclared: withStandard(predeclared), done: map[string]map[string]bool{}}
-	return c.check(p.Abs, p.file, []string{p.Name})
+	err := c.check(p.Abs, p.file, []string{p.Name})
+	return c.warnings, err
 }
 
 type checker struct {
 	root        string
 	predeclared starlark.StringDict
 	done        map[string]map[string]bool
+	warnings    []Warning
 }
 
 func (c *checker) check(abs string, f *syntax.File, chain []string) error {
 	name := displayName(c.root, abs)
+	c.warnings = append(c.warnings, schedulingDefaults(f)...)
 	for _, stmt := range f.Stmts {
 		ld, ok := stmt.(*syntax.LoadStmt)
 		if !ok {

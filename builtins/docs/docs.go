@@ -19,7 +19,9 @@ func Markdown(plugins []builtins.Plugin) string {
 	b.WriteString("(see [trace.md](trace.md)); paths are relative to the plan file that contains\n")
 	b.WriteString("the call, or `//` from the project root (see [plans.md](plans.md)).\n\n")
 	b.WriteString("Besides these: `param(name, default, choices=None, help=\"\")` (see plans.md),\n")
-	b.WriteString("`load()`, `print`, `fail`, `struct`, `module`, `json` and `time`.\n\n")
+	b.WriteString("`load()`, `print`, `fail`, `struct`, `module`, `json` and `time`; and the value\n")
+	b.WriteString("`plan_start`, for `needs = [plan_start]`: a concurrent step that waits for no\n")
+	b.WriteString("other step (see plans.md, \"Concurrent steps\").\n\n")
 	for _, p := range plugins {
 		list := p.Builtins()
 		if len(list) == 0 {

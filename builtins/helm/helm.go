@@ -43,7 +43,7 @@ func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
 			Name:       "helm_install",
-			Params:     []string{"release", "chart", "namespace=None", "values=[]", "set={}", "version=None", "repo=None", "create_namespace=True", `timeout="5m"`, "atomic=False", "needs=[]"},
+			Params:     []string{"release", "chart", "namespace=None", "values=[]", "set={}", "version=None", "repo=None", "create_namespace=True", `timeout="5m"`, "atomic=False", "needs=None"},
 			Effect:     engine.Write,
 			Concurrent: true,
 			Doc: `Installs a Helm chart as release ` + "`release`" + ` (its name), or upgrades the release if it exists
@@ -64,6 +64,8 @@ chart_version, app_version, objects) for wait_ready, backup, helm_rollback and n
   the call becomes a concurrent step that starts once they are done and returns at
   once a release value that waits for the step when read (see plans.md, "Concurrent
   steps"). Order releases that use another's CRDs or services this way.
+  ` + "`needs = [plan_start]`" + ` starts it at once, waiting for no other step; None and
+  [] (the default) keep the call in sequence.
 
 A release with no revision, or an uninstalled one (its history is continued), is
 installed; otherwise it is upgraded with exactly the plan's values (the previous

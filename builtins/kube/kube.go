@@ -41,7 +41,9 @@ them as a list of dicts, as the API server stored them.
 The summary counts created, updated and unchanged objects. In a dry run the
 API server validates the objects (server-side dry run) and nothing is stored.
 
-- ` + "`needs`" + `: makes the call a concurrent step (see plans.md, "Concurrent steps").`,
+- ` + "`needs`" + `: values of earlier steps: the call becomes a concurrent step that starts
+  once they are done (` + "`needs = [plan_start]`" + `: at once); None and [] (the default)
+  keep it in sequence (see plans.md, "Concurrent steps").`,
 			Fn: apply,
 		},
 		{
@@ -66,7 +68,9 @@ it did not exist. ` + "`kind`" + ` and ` + "`namespace`" + ` are as for kube_get
 In a dry run nothing is deleted: the object is read to say whether it would be
 (an offline dry run reads nothing and reports what it would delete, returning True).
 
-- ` + "`needs`" + `: makes the call a concurrent step (see plans.md, "Concurrent steps").`,
+- ` + "`needs`" + `: values of earlier steps: the call becomes a concurrent step that starts
+  once they are done (` + "`needs = [plan_start]`" + `: at once); None and [] (the default)
+  keep it in sequence (see plans.md, "Concurrent steps").`,
 			Fn: del,
 		},
 	}

@@ -45,6 +45,9 @@ func TestParamsDeclaredOnce(t *testing.T) {
 				if p.Name == "needs" && !b.Concurrent {
 					t.Errorf("declares needs= but is not a concurrent builtin")
 				}
+				if p.Name == "needs" && p.Default != "None" {
+					t.Errorf("declares needs=%s; every concurrent builtin declares needs=None (None and [] mean in sequence)", p.Default)
+				}
 			}
 			if b.Concurrent && !seen["needs"] {
 				t.Errorf("a concurrent builtin must declare needs=")

@@ -45,15 +45,21 @@ func All(plugins []builtins.Plugin) ([]builtins.Builtin, error) {
 	return out, nil
 }
 
-// Predeclared returns the wrapped builtins of plugins as Starlark globals.
+// Predeclared returns the wrapped builtins of plugins as Starlark globals,
+// and plan_start (the value needs= names for a concurrent step that waits
+// for no other step).
 func Predeclared(plugins []builtins.Plugin) (starlark.StringDict, error) {
 	all, err := All(plugins)
 	if err != nil {
 		return nil, err
 	}
-	d := make(starlark.StringDict, len(all))
+	d := make(starlark.StringDict, len(all)+1)
 	for _, b := range all {
 		d[b.Name] = builtins.Wrap(b)
 	}
+	if _, ok := d[builtins.PlanStartName]; ok {
+		return nil, fmt.Errorf("builtin %q hides the predeclared value of the same name", builtins.PlanStartName)
+	}
+	d[builtins.PlanStartName] = builtins.PlanStart
 	return d, nil
 }

@@ -146,12 +146,15 @@ func summaries(evs []trace.Event) []string {
 func TestFailureStages(t *testing.T) {
 	kc := localcluster.ForTest(t).KubeconfigPath()
 	tests := []struct {
-		name     string
-		plan     string
-		code     int
-		wants    []string
-		within   time.Duration
-		notEarly time.Duration
+		name  string
+		plan  string
+		code  int
+		wants []string
+		// firstLine are wanted in the error's first line: the line the
+		// trace, the stop report and a CI log show.
+		firstLine []string
+		within    time.Duration
+		notEarly  time.Duration
 	}{
 		{
 			name:  "image pull back-off",
@@ -193,11 +196,47 @@ func TestFailureStages(t *testing.T) {
 			notEarly: 2 * time.Second,
 		},
 		{
-			name:   "failed job",
-			plan:   `kube_apply(job("once", annotations = {"plate.dev/simulate": "fail"}))` + "\n" + `wait_ready("job/once", timeout = "60s")`,
-			code:   exit.PlanFailed,
-			wants:  []string{"Job/NS/once failed", "BackoffLimitExceeded"},
-			within: 15 * time.Second,
+			name:      "failed job",
+			plan:      `kube_apply(job("once", annotations = {"plate.dev/simulate": "fail"}))` + "\n" + `wait_ready("job/once", timeout = "60s")`,
+			code:      exit.PlanFailed,
+			wants:     []string{"Job/NS/once failed", "BackoffLimitExceeded"},
+			firstLine: []string{"BackoffLimitExceeded", "container app exited with code 1", "container failed (simulated by plate localcluster)"},
+			within:    15 * time.Second,
+		},
+		{
+			// The persistent volume controller knows at once; plate waits
+			// for the grace only, not the timeout.
+			name:      "storage class that does not exist",
+			plan:      `kube_apply(pvc("data", "no-such-class"))` + "\n" + `wait_ready("pvc/data", storage_class_grace = "2s", timeout = "60s")`,
+			code:      exit.PlanFailed,
+			wants:     []string{"events:", `ProvisioningFailed PersistentVolumeClaim/data: storageclass.storage.k8s.io "no-such-class" not found`},
+			firstLine: []string{"PersistentVolumeClaim/NS/data failed", "StorageClassNotFound", `storage class "no-such-class" does not exist`},
+			within:    8 * time.Second, notEarly: time.Second,
+		},
+		{
+			// Admission refuses the pods; the ReplicaSet's FailedCreate
+			// reaches the Deployment as ReplicaFailure.
+			name: "missing service account",
+			plan: `d = deployment("api")` + "\n" + `d["spec"]["template"]["spec"]["serviceAccountName"] = "no-such-sa"` + "\n" +
+				`kube_apply(d)` + "\n" + `wait_ready("deployment/api", replica_failure_grace = "1s", timeout = "60s")`,
+			code:      exit.PlanFailed,
+			firstLine: []string{"Deployment/NS/api failed", "ReplicaFailure", `serviceaccount "no-such-sa" not found`},
+			within:    8 * time.Second,
+		},
+		{
+			name: "statefulset with a missing service account",
+			plan: `s = statefulset("db")` + "\n" + `s["spec"]["template"]["spec"]["serviceAccountName"] = "no-such-sa"` + "\n" +
+				`kube_apply(s)` + "\n" + `wait_ready("statefulset/db", replica_failure_grace = "1s", timeout = "60s")`,
+			code:      exit.PlanFailed,
+			firstLine: []string{"StatefulSet/NS/db failed", "FailedCreate", `serviceaccount "no-such-sa" not found`},
+			within:    8 * time.Second,
+		},
+		{
+			name:      "timeout names every reason",
+			plan:      `kube_apply([deployment("api", annotations = {"plate.dev/simulate": "never-ready"}), pvc("data", "openebs-hostpath")])` + "\n" + `wait_ready("deployment/api", "pvc/data", "configmap/later", timeout = "3s")`,
+			code:      exit.Timeout,
+			firstLine: []string{"timed out after 3s: 1/3 ready, not ready: Deployment/NS/api (ReplicasUnavailable: 0/1 updated replicas available", "ConfigMap/NS/later (NotFound: object does not exist)"},
+			within:    8 * time.Second, notEarly: 3 * time.Second,
 		},
 	}
 	for _, tt := range tests {
@@ -212,6 +251,18 @@ func TestFailureStages(t *testing.T) {
 				wants = append(wants, strings.ReplaceAll(w, "NS", ns))
 			}
 			wantErr(t, o, tt.code, wants...)
+			if o.err != nil {
+				first, _, _ := strings.Cut(o.err.Error(), "\n")
+				for _, w := range tt.firstLine {
+					if w = strings.ReplaceAll(w, "NS", ns); !strings.Contains(first, w) {
+						t.Errorf("the error's first line lacks %q:\n%s", w, first)
+					}
+				}
+				// The failed trace line (and so the stop report) is that line.
+				if evs := o.closing("wait_ready", trace.Run); len(evs) == 1 && !strings.HasSuffix(first, evs[0].Summary) {
+					t.Errorf("trace line %q is not the error's first line %q", evs[0].Summary, first)
+				}
+			}
 			if took > tt.within {
 				t.Errorf("took %s; want under %s", took, tt.within)
 			}
@@ -286,5 +337,59 @@ assert.eq([o["state"] for o in w.objects], ["Planned" if w.dry_run else "Ready"]
 	evs := o.closing("wait_ready", trace.Run)
 	if len(evs) != 1 || !strings.HasPrefix(evs[0].Summary, "4 ready in") || len(evs[0].Needs) != 1 {
 		t.Errorf("run: %q (needs %v)", summaries(evs), evs)
+	}
+}
+
+// On the local control plane: needs=None and needs=[] keep a step in
+// sequence (it starts only once the slow concurrent wait before it is over),
+// while needs = [plan_start] starts one at once, alongside that wait.
+func TestNeedsDefaultsRunInSequenceOnCluster(t *testing.T) {
+	kc, ns := cluster(t)
+	o := runPlan(t, manifests+`
+def configmap(name):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+
+kube_apply(deployment("slow", annotations = {"plate.dev/ready-delay": "3s"}))
+w = wait_ready("deployment/slow", timeout = "60s", needs = [plan_start])
+kube_apply(configmap("alongside"), needs = [plan_start])
+kube_apply(configmap("after-none"), needs = None)
+kube_apply(configmap("after-empty"), needs = [])
+`, realRun, kc, ns)
+	if o.err != nil {
+		t.Fatalf("plan failed: %v\n%s", o.err, o.text)
+	}
+	at := map[string]int{} // "builtin phase summary-prefix" -> index in the run's events
+	concurrent := map[string]bool{}
+	for i, e := range o.events {
+		if e.Pass != trace.Run {
+			continue
+		}
+		key := e.Builtin + " " + string(e.Phase)
+		if e.Builtin == "kube_apply" && e.Args != nil {
+			if m, ok := e.Args["manifest"].(map[string]any); ok {
+				md, _ := m["metadata"].(map[string]any)
+				key += " " + fmt.Sprint(md["name"])
+				concurrent[fmt.Sprint(md["name"])] = e.Concurrent
+			}
+		}
+		if _, seen := at[key]; !seen {
+			at[key] = i
+		}
+	}
+	waitDone, ok := at["wait_ready done"]
+	if !ok {
+		t.Fatalf("no wait_ready done event:\n%s", o.text)
+	}
+	for _, name := range []string{"after-none", "after-empty"} {
+		start, ok := at["kube_apply started "+name]
+		if !ok || start < waitDone || concurrent[name] {
+			t.Errorf("%s (started at event %d, concurrent %v) did not wait for the wait (done at event %d):\n%s", name, start, concurrent[name], waitDone, o.text)
+		}
+	}
+	if start := at["kube_apply started alongside"]; start > waitDone || !concurrent["alongside"] {
+		t.Errorf("the step with needs = [plan_start] (started at event %d) waited for the wait (done at event %d):\n%s", start, waitDone, o.text)
+	}
+	if !strings.Contains(o.text, "(after plan_start)") {
+		t.Errorf("the trace does not mark the concurrent steps:\n%s", o.text)
 	}
 }

@@ -43,10 +43,18 @@ const graceDoc = `Fail-fast tuning (all optional; durations are strings such as 
 
 - ` + "`image_pull_grace`" + ` (default "15s"): how long ErrImagePull / ImagePullBackOff may last.
   InvalidImageName fails at once.
-- ` + "`container_error_grace`" + ` (default "10s"): CreateContainerConfigError and friends (a
-  referenced Secret may be created a moment later by another controller).
+- ` + "`container_error_grace`" + ` (default "10s"): CreateContainerConfigError and friends, and a
+  volume whose Secret or ConfigMap is missing (FailedMount); the reason names the
+  missing object (a referenced Secret may be created a moment later by another
+  controller).
 - ` + "`unschedulable_grace`" + ` (default "15s"): how long a pod may be unschedulable.
-- ` + "`replica_failure_grace`" + ` (default "10s"): ReplicaFailure on a Deployment (quota, admission).
+- ` + "`replica_failure_grace`" + ` (default "10s"): how long a workload's controller may fail to
+  create its pods: ReplicaFailure on a Deployment, FailedCreate events on a
+  StatefulSet, DaemonSet or Job (a missing ServiceAccount, a quota, an admission webhook).
+- ` + "`storage_class_grace`" + ` (default "10s"): how long a PersistentVolumeClaim may name a
+  storage class that does not exist.
+- ` + "`provisioning_grace`" + ` (default "60s"): how long a claim's provisioner may keep failing
+  (ProvisioningFailed events).
 - ` + "`crash_loop_restarts`" + ` (default 3): a container in CrashLoopBackOff fails the object at
   this restart count; ` + "`oom_kills`" + ` (default 2): likewise for OOMKilled.
 
@@ -60,7 +68,8 @@ func (Plugin) Builtins() []builtins.Builtin {
 			Name: "wait_ready",
 			Params: []string{"*targets", "namespace=None", `timeout="5m"`, "selector=None", "rules=None", `lb_timeout="60s"`,
 				`image_pull_grace="15s"`, `container_error_grace="10s"`, `unschedulable_grace="15s"`, `replica_failure_grace="10s"`,
-				"crash_loop_restarts=3", "oom_kills=2", "needs=[]"},
+				`storage_class_grace="10s"`, `provisioning_grace="60s"`,
+				"crash_loop_restarts=3", "oom_kills=2", "needs=None"},
 			Effect:     engine.Read,
 			Concurrent: true,
 			Doc: `Waits until every target is ready, and returns a summary; fails as soon as one
@@ -92,9 +101,13 @@ reported, not waited for.
 
 Watching, not polling: every change on the API server is judged within
 milliseconds. Failing fast: a pod that cannot pull its image, crash-loops,
-OOMs, fails an init container, or cannot be scheduled fails the wait after its
-grace period, naming the pod and container, the container's last termination
-message and the last Events.
+OOMs, fails an init container, lacks a Secret or ConfigMap, or cannot be
+scheduled, a workload whose pods cannot be created (a missing ServiceAccount),
+a claim of a storage class that does not exist or whose provisioning keeps
+failing, and a Job past its backoff limit fail the wait after their grace
+period, naming the pod and container, the container's last termination message
+and the last Events. The error's first line (the trace line, the stop report)
+names the last known reason of every object that was not ready.
 
 - ` + "`timeout`" + ` (default "5m"): the whole wait; running out exits with code 3 and
   names what was not ready and why.
@@ -102,8 +115,10 @@ message and the last Events.
   an address (exit code 3, with a hint about MetalLB address pools).
 - ` + "`rules`" + `: a list of ` + "`ready_rule(...)`" + ` values for kinds the built-in rules
   do not know, or to override them (e.g. to wait for an Ingress address).
-- ` + "`needs`" + `: values of earlier steps; with it the wait runs alongside the rest of
-  the plan once they are done (and returns a value that waits for it when read).
+- ` + "`needs`" + `: values of earlier steps; with them the wait runs alongside the rest of
+  the plan once they are done (and returns a value that waits for it when read);
+  ` + "`needs = [plan_start]`" + ` starts it at once. None and [] (the default) keep the
+  call in sequence (see plans.md, "Concurrent steps").
 
 ` + graceDoc + `
 
@@ -184,11 +199,11 @@ happen in dry runs too; with --offline it returns None.`,
 
 func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var ns, selector string
-	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace builtins.Duration
+	var timeout, lbTimeout, pullGrace, containerGrace, unschedGrace, replicaGrace, classGrace, provisionGrace builtins.Duration
 	var crashRestarts, oomKills builtins.Count
 	var rulesV starlark.Value = starlark.None
 	if err := c.Unpack(args, kwargs, &ns, &timeout, &selector, &rulesV, &lbTimeout,
-		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &crashRestarts, &oomKills); err != nil {
+		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &classGrace, &provisionGrace, &crashRestarts, &oomKills); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
 	targets, described, err := targetsOf(args)
@@ -230,6 +245,8 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 			ContainerErrorGrace: containerGrace.Grace(),
 			UnschedulableGrace:  unschedGrace.Grace(),
 			ReplicaFailureGrace: replicaGrace.Grace(),
+			StorageClassGrace:   classGrace.Grace(),
+			ProvisioningGrace:   provisionGrace.Grace(),
 			CrashLoopRestarts:   crashRestarts.Threshold(),
 			OOMKills:            oomKills.Threshold(),
 			Rules:               rules,
@@ -264,7 +281,11 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		c.Report.Detail = res.Report
 	}
 	if err != nil {
-		return nil, recordVerdict(c, args, waitError(err))
+		var rep *kwait.Report
+		if res != nil {
+			rep = res.Report
+		}
+		return nil, recordVerdict(c, args, waitError(err, rep))
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
@@ -336,12 +357,17 @@ func recordVerdict(c *builtins.Call, targets starlark.Tuple, cause error) error 
 // verdictTimeout bounds recording a readiness verdict in Helm's history.
 const verdictTimeout = 15 * time.Second
 
-// waitError gives a wait's error its exit code.
-func waitError(err error) error {
+// waitError gives a wait's error its exit code. An interrupted wait names
+// what was not ready yet, and why, from its last report.
+func waitError(err error, last *kwait.Report) error {
 	var we *kwait.Error
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &exit.Error{Code: exit.Interrupted, Msg: "wait_ready: interrupted", Err: err}
+		msg := "wait_ready: interrupted"
+		if nr := last.NotReadyReasons(); nr != "" {
+			msg += "; not ready: " + nr
+		}
+		return &exit.Error{Code: exit.Interrupted, Msg: msg, Err: err}
 	case errors.As(err, &we) && we.IsTimeout():
 		return &exit.Error{Code: exit.Timeout, Msg: "wait_ready: " + err.Error(), Err: err}
 	case errors.As(err, &we):

@@ -18,7 +18,12 @@ func newCheckCmd(f *Factory, g *GlobalOptions) *cobra.Command {
 		Long: `Check parses and resolves each plan and every module it loads, without running
 any builtin: syntax errors, unknown names, missing modules, load cycles and
 names a module does not define are reported with file:line:col (exit code 2).
-For each good plan it prints the parameters it declares.`,
+For each good plan it prints the parameters it declares.
+
+Warnings do not change the exit code. One names a helper whose parameter
+default would change scheduling: def deploy(..., needs = [plan_start]) that
+passes needs on to a builtin makes every call that leaves it out a concurrent
+step; default it to None (in sequence) and let callers ask for concurrency.`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return []string{"star"}, cobra.ShellCompDirectiveFilterFileExt
@@ -29,10 +34,19 @@ For each good plan it prints the parameters it declares.`,
 				return err
 			}
 			var first error
+			warned := map[string]bool{}
 			for _, path := range args {
 				plan, err := interp.Open(path, g.Root, pre)
 				if err == nil {
-					err = plan.Check(pre)
+					var warnings []interp.Warning
+					warnings, err = plan.CheckWithWarnings(pre)
+					for _, w := range warnings {
+						// A module loaded by several plans is reported once.
+						if !warned[w.String()] {
+							warned[w.String()] = true
+							fmt.Fprintf(f.IO.ErrOut, "plate: warning: %s\n", w)
+						}
+					}
 				}
 				if err != nil {
 					if first == nil {

@@ -242,6 +242,24 @@ func TestCheckListsParameters(t *testing.T) {
 	golden(t, "check_sample.txt", r.out)
 }
 
+// plate check warns, on stderr and with exit code 0, about a helper whose
+// needs parameter defaults to something that makes its steps concurrent.
+func TestCheckWarnsAboutSchedulingDefault(t *testing.T) {
+	plan := planFile(t, `
+def deploy(name, needs = [plan_start]):
+    return helm_install(name, "//c", needs = needs)
+`)
+	r := runPlate(t, "", false, "check", plan, plan)
+	if r.code != 0 || !strings.HasPrefix(r.out, "ok  plan.star\n") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	want := "plate: warning: plan.star:2:26: deploy(): parameter needs defaults to [plan_start] and is passed to needs= at line 3: " +
+		"every call that leaves it out becomes a concurrent step; default it to None (in sequence) and let the callers that want concurrency pass needs = [plan_start]\n"
+	if r.errOut != want {
+		t.Errorf("stderr (once, though the plan is checked twice):\n%s\nwant:\n%s", r.errOut, want)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	r := runPlate(t, "", false, "version")
 	if r.code != 0 {

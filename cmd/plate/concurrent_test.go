@@ -16,27 +16,56 @@ import (
 	"github.com/plate-dev/plate/internal/iostreams"
 )
 
-// stepPlugin has a concurrent builtin step(name, ms=0, fail=False) that
-// takes ms milliseconds in a run pass and returns struct(name=name).
+// stepPlugin has a concurrent builtin step(name, ms=0, fail=False,
+// gate=None, opens=None) that, in a run pass, opens the gate named by opens,
+// waits until the gate named by gate is open, takes ms milliseconds, and
+// returns struct(name=name).
 type stepPlugin struct {
 	mu      sync.Mutex
 	running int
 	peak    int
+	gates   map[string]chan struct{}
+}
+
+// gate returns the channel of a gate, closed once the gate is open.
+func (p *stepPlugin) gate(name string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gates == nil {
+		p.gates = map[string]chan struct{}{}
+	}
+	if p.gates[name] == nil {
+		p.gates[name] = make(chan struct{})
+	}
+	return p.gates[name]
 }
 
 func (p *stepPlugin) Name() string { return "steptest" }
 func (p *stepPlugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{{
-		Name: "step", Params: []string{"name", "ms=0", "fail=False", "needs=None"}, Effect: engine.Write, Concurrent: true,
+		Name: "step", Params: []string{"name", "ms=0", "fail=False", "gate=None", "opens=None", "needs=None"}, Effect: engine.Write, Concurrent: true,
 		Fn: func(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var name string
+			var name, gate, opens string
 			var ms int
 			var fail bool
-			if err := c.Unpack(args, kwargs, &name, &ms, &fail); err != nil {
+			if err := c.Unpack(args, kwargs, &name, &ms, &fail, &gate, &opens); err != nil {
 				return nil, err
 			}
 			c.Report.Summary = name
 			if c.Engine.Writes() {
+				if opens != "" {
+					close(p.gate(opens))
+				}
+				if gate != "" {
+					// Only a step that runs alongside the one that opens
+					// the gate gets through; the limit turns a hang into
+					// a failure.
+					select {
+					case <-p.gate(gate):
+					case <-time.After(30 * time.Second):
+						return nil, exit.Errorf(exit.PlanFailed, "%s: gate %s never opened", name, gate)
+					}
+				}
 				p.mu.Lock()
 				p.running++
 				p.peak = max(p.peak, p.running)
@@ -189,5 +218,85 @@ func TestGraphMermaid(t *testing.T) {
 	}
 	if r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--graph", planFile(t, diamond)); r.code != exit.Usage {
 		t.Errorf("--graph without --dry-run: exit %d", r.code)
+	}
+}
+
+// needs=None and needs=[] (the defaults the signatures show, and what a
+// helper forwards when its caller passed nothing) keep a call in sequence:
+// it waits for every step before it, so after a failed concurrent step it is
+// skipped instead of run. A concurrent step with no needs would run.
+func TestNeedsDefaultsRunInSequence(t *testing.T) {
+	for _, call := range []string{
+		`step("after", needs = None)`,
+		`step("after", needs = [])`,
+		`step("after", needs = ())`,
+		`forward("after")`,
+		`forward("after", needs = None)`,
+		`forward("after", needs = [])`,
+	} {
+		t.Run(call, func(t *testing.T) {
+			r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", planFile(t, `
+def forward(name, needs = None):
+    return step(name, needs = needs)
+
+base = step("base")
+bad = step("bad", fail = True, needs = [base])
+`+call+`
+`))
+			if r.code != exit.PlanFailed {
+				t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+			}
+			run := r.out[strings.Index(r.out, "== run of"):]
+			if !strings.Contains(run, "skipped: needs s2 (step at plan.star:6:11)") || strings.Contains(run, "step           after") {
+				t.Errorf("%s did not wait for the failed step before it:\n%s", call, run)
+			}
+			if !strings.Contains(r.errOut, "not run: s3 step, and the rest of the plan") {
+				t.Errorf("stop report:\n%s", r.errOut)
+			}
+		})
+	}
+}
+
+// needs = [plan_start] is the explicit way to a concurrent step with no
+// dependency: it runs alongside the steps before and after it (the gate
+// only opens when "b" runs while "a" waits), is not held back by an
+// unrelated failure, and its trace lines say "(after plan_start)".
+func TestPlanStartRunsConcurrently(t *testing.T) {
+	r := runConcurrent(t, &stepPlugin{}, fixedClock(), "run", planFile(t, `
+a = step("a", gate = "g", needs = [plan_start])
+b = step("b", opens = "g", needs = [plan_start])
+print("a is", a.name)
+`))
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	run := r.out[strings.Index(r.out, "== run of"):]
+	for _, want := range []string{"a  (after plan_start)", "b  (after plan_start)"} {
+		if !strings.Contains(run, want) {
+			t.Errorf("run trace lacks %q:\n%s", want, run)
+		}
+	}
+
+	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", planFile(t, `
+base = step("base")
+bad = step("bad", fail = True, needs = [base])
+free = step("free", needs = [plan_start])
+`))
+	if r.code != exit.PlanFailed {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	run = r.out[strings.Index(r.out, "== run of"):]
+	if !strings.Contains(run, "done     plan.star:4:12") || !strings.Contains(run, "free  (after plan_start)") {
+		t.Errorf("the step with needs = [plan_start] did not run:\n%s", run)
+	}
+
+	// The dry run marks it too, and needs= wants a list.
+	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = [plan_start])`))
+	if r.code != 0 || !strings.Contains(r.out, "x  (after plan_start)") {
+		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = plan_start)`))
+	if r.code != exit.Usage || !strings.Contains(r.errOut, "step: needs: got plan_start, want a list of values returned by earlier steps (or [plan_start])") {
+		t.Errorf("exit %d\n%s", r.code, r.errOut)
 	}
 }

@@ -21,7 +21,10 @@ type TextOptions struct {
 
 // Text renders events as compact aligned lines:
 //
-//	done     plans/deploy_stg.star:20:5      helm_install   install rev 1            1.2s
+//	done     plans/deploy_stg.star:20:5      helm_install   install rev 1  (1.2s)
+//
+// The line of a concurrent step ends with what it waited for, "(after s3)"
+// or "(after plan_start)", before its duration.
 type Text struct {
 	w    io.Writer
 	opts TextOptions
@@ -79,8 +82,8 @@ func (t *Text) Emit(e Event) {
 	b.WriteString(fmt.Sprintf("%-14s", e.Builtin))
 	b.WriteString(" ")
 	b.WriteString(e.Summary)
-	if len(e.Needs) > 0 && (e.Phase == Planned || e.Phase == Started) {
-		b.WriteString(t.paint(ansiDim, "  (after "+strings.Join(e.Needs, ", ")+")"))
+	if after := afterMark(e); after != "" && e.Phase != Skipped && e.Phase != Progress {
+		b.WriteString(t.paint(ansiDim, "  ("+after+")"))
 	}
 	if e.Duration > 0 && (e.Phase == Done || e.Phase == Failed) {
 		b.WriteString(t.paint(ansiDim, "  ("+FormatDuration(e.Duration)+")"))
@@ -91,8 +94,8 @@ func (t *Text) Emit(e Event) {
 		for i := len(e.Stack) - 1; i >= 0; i-- {
 			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
 		}
-		if len(e.Needs) > 0 {
-			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(e.Needs, ", "))
+		if e.Concurrent {
+			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(needsOf(e), ", "))
 		}
 		for _, k := range sortedKeys(e.Args) {
 			fmt.Fprintf(t.w, "         %s=%s\n", k, compactJSON(e.Args[k]))
@@ -103,6 +106,25 @@ func (t *Text) Emit(e Event) {
 			}
 		}
 	}
+}
+
+// afterMark marks the line of a concurrent step (a call with needs=) with
+// what it waited for: "after s3, s5", or "after plan_start" for one that
+// waited for no other step. Steps in sequence get no mark: each waits for
+// every step before it.
+func afterMark(e Event) string {
+	if !e.Concurrent {
+		return ""
+	}
+	return "after " + strings.Join(needsOf(e), ", ")
+}
+
+// needsOf lists a concurrent step's needs, plan_start when it has none.
+func needsOf(e Event) []string {
+	if len(e.Needs) == 0 {
+		return []string{"plan_start"}
+	}
+	return e.Needs
 }
 
 func compactJSON(v any) string {

@@ -101,6 +101,39 @@ func TestTextRenderer(t *testing.T) {
 	}
 }
 
+// A concurrent step's line says what it waited for, in every phase that
+// closes or plans it; plan_start when it waited for no other step. Steps in
+// sequence and skipped steps (whose summary says why) carry no mark.
+func TestTextMarksConcurrentSteps(t *testing.T) {
+	var buf bytes.Buffer
+	tx := NewText(&buf, TextOptions{ShowStarted: true})
+	pos := Pos{File: "p.star", Line: 1, Col: 1}
+	for _, e := range []Event{
+		{Phase: Planned, Builtin: "helm_install", Pos: pos, Summary: "would install", Concurrent: true, Needs: []string{"s1", "s3"}},
+		{Phase: Started, Builtin: "helm_install", Pos: pos, Concurrent: true},
+		{Phase: Done, Builtin: "helm_install", Pos: pos, Summary: "install rev 1", Concurrent: true, Needs: []string{"s2"}, Duration: 1500 * time.Millisecond},
+		{Phase: Failed, Builtin: "wait_ready", Pos: pos, Summary: "boom", Concurrent: true},
+		{Phase: Skipped, Builtin: "wait_ready", Pos: pos, Summary: "skipped: needs s4", Concurrent: true, Needs: []string{"s4"}},
+		{Phase: Done, Builtin: "kube_apply", Pos: pos, Summary: "applied", Duration: time.Second},
+	} {
+		tx.Emit(e)
+	}
+	want := "planned  p.star:1:1                       helm_install   would install  (after s1, s3)\n" +
+		"started  p.star:1:1                       helm_install     (after plan_start)\n" +
+		"done     p.star:1:1                       helm_install   install rev 1  (after s2)  (1.5s)\n" +
+		"failed   p.star:1:1                       wait_ready     boom  (after plan_start)\n" +
+		"skipped  p.star:1:1                       wait_ready     skipped: needs s4\n" +
+		"done     p.star:1:1                       kube_apply     applied  (1.0s)\n"
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	buf.Reset()
+	NewText(&buf, TextOptions{Verbose: 1}).Emit(Event{Phase: Planned, Builtin: "x", Pos: pos, Concurrent: true})
+	if !strings.Contains(buf.String(), "\n         needs plan_start\n") {
+		t.Errorf("-v of a concurrent step without needs: %q", buf.String())
+	}
+}
+
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		350 * time.Millisecond:  "350ms",

@@ -39,7 +39,9 @@
 //     availableReplicas equal spec.replicas; ReplicaFailure fails like a
 //     Deployment's.
 //   - Job: Ready on Complete=True; Failed on Failed=True or FailureTarget=True
-//     with the Job's reason and message. A suspended Job is Ready with reason
+//     with the Job's reason and message, and the last failed pod's verdict
+//     (container, exit code, termination message): BackoffLimitExceeded
+//     says that the pods failed, the pod says why. A suspended Job is Ready with reason
 //     Suspended (it will not run until resumed), except when a queue
 //     controller owns its admission (label kueue.x-k8s.io/queue-name): then
 //     it is Progressing with reason Suspended, because admission is expected.
@@ -48,7 +50,11 @@
 //   - PersistentVolumeClaim: Bound is Ready; Pending on a WaitForFirstConsumer
 //     storage class (the claim's class, or the default class when the claim
 //     names none) is Ready with reason AwaitingFirstConsumer unless the
-//     scheduler already selected a node; Lost is Failed.
+//     scheduler already selected a node; Lost is Failed. A claim that names a
+//     storage class the cluster does not have (the caller listed the classes)
+//     fails with reason StorageClassNotFound once it is StorageClassGrace old;
+//     a pending claim whose provisioner reports ProvisioningFailed fails with
+//     that reason once the failures have lasted ProvisioningGrace.
 //   - Service: type LoadBalancer is Ready once status.loadBalancer.ingress is
 //     set, else Progressing with reason AwaitingLoadBalancer and a hint about
 //     MetalLB; every other Service is Ready once it exists.
@@ -89,6 +95,17 @@
 //   - PodScheduled=False/Unschedulable for longer than UnschedulableGrace,
 //     unless a cluster autoscaler announced a scale-up for the pod or the pod
 //     is nominated to a node.
+//   - FailedMount events saying a volume's Secret or ConfigMap is "not found"
+//     while no container was created: after ContainerErrorGrace (reason
+//     FailedMount; CreateContainerConfigError is the same problem for
+//     environment variables, and its message names the missing object).
+//
+// A workload whose controller cannot create its pods fails too: a
+// Deployment, ReplicaSet or ReplicationController through its ReplicaFailure
+// condition, a StatefulSet, DaemonSet or Job through Warning FailedCreate
+// events newer than its last SuccessfulCreate, each once the failure has
+// lasted ReplicaFailureGrace (reason ReplicaFailure, the controller's
+// message: a missing ServiceAccount, a quota, an admission webhook).
 //
 // Init containers (including sidecars) are checked before app containers. A
 // problem still inside its grace period, or below its threshold, makes the

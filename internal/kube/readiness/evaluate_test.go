@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Long strings shared by several expectations.
@@ -96,6 +98,17 @@ func TestEvaluate(t *testing.T) {
 		{name: "deployment replica failure within grace", file: "deployment-replica-failure.yaml", at: -35 * time.Second,
 			want: Result{State: Progressing, Reason: ReasonReplicaFailure, Message: "0/2 replicas updated; " + quotaMsg,
 				RecheckAfter: 6 * time.Second}},
+		{name: "deployment whose pods need a missing ServiceAccount", file: "deployment-replica-failure.yaml",
+			obj: func(u *unstructured.Unstructured) {
+				conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+				for _, c := range conds {
+					if m := c.(map[string]any); m["type"] == "ReplicaFailure" {
+						m["message"] = missingSADeploy
+					}
+				}
+				_ = unstructured.SetNestedSlice(u.Object, conds, "status", "conditions")
+			},
+			want: Result{State: Failed, Reason: ReasonReplicaFailure, Message: "FailedCreate: " + missingSADeploy}},
 		{name: "deployment image pull within grace", file: "deployment-imagepull.yaml",
 			want: Result{State: Progressing, Reason: "ImagePullBackOff", Message: "1/3 replicas updated; " + imagePullPodMsg,
 				Pod: "api-7d6c5b4a3-q8wzt", Container: "backend", RecheckAfter: 5 * time.Second}},
@@ -128,6 +141,31 @@ func TestEvaluate(t *testing.T) {
 				Message: "1/3 replicas updated to revision db-7c9e0a8d6"}},
 		{name: "statefulset OnDelete only needs readiness", file: "statefulset-ondelete.yaml",
 			want: Result{State: Ready, Message: "3/3 replicas ready"}},
+		{name: "statefulset that cannot create its pods, within grace", file: "statefulset-revision-mismatch.yaml",
+			rel: func(r *Related) {
+				ev := failedCreateEvent("StatefulSet", "db", missingSASts, -4*time.Second)
+				ev.Namespace, ev.InvolvedObject.Namespace = "data", "data"
+				r.Events = append(r.Events, ev)
+			},
+			want: Result{State: Progressing, Reason: ReasonReplicaFailure,
+				Message:      "1/3 replicas updated to revision db-7c9e0a8d6; FailedCreate: " + missingSASts,
+				RecheckAfter: 6 * time.Second}},
+		{name: "statefulset that cannot create its pods, past grace", file: "statefulset-revision-mismatch.yaml",
+			opts: Options{MaxEvents: -1},
+			rel: func(r *Related) {
+				ev := failedCreateEvent("StatefulSet", "db", missingSASts, -10*time.Second)
+				ev.Namespace, ev.InvolvedObject.Namespace = "data", "data"
+				r.Events = append(r.Events, ev)
+			},
+			want: Result{State: Failed, Reason: ReasonReplicaFailure, Message: "FailedCreate: " + missingSASts}},
+		{name: "daemonset that cannot create its pods", file: "daemonset-updating.yaml", opts: Options{MaxEvents: -1},
+			rel: func(r *Related) {
+				ev := failedCreateEvent("DaemonSet", "node-exporter", `Error creating: pods "node-exporter-" is forbidden: error looking up service account monitoring/node-exporter: serviceaccount "node-exporter" not found`, -time.Minute)
+				ev.Namespace, ev.InvolvedObject.Namespace = "monitoring", "monitoring"
+				r.Events = append(r.Events, ev)
+			},
+			want: Result{State: Failed, Reason: ReasonReplicaFailure,
+				Message: `FailedCreate: Error creating: pods "node-exporter-" is forbidden: error looking up service account monitoring/node-exporter: serviceaccount "node-exporter" not found`}},
 		{name: "daemonset ready", file: "daemonset-ready.yaml",
 			want: Result{State: Ready, Message: "3/3 scheduled pods available"}},
 		{name: "daemonset updating", file: "daemonset-updating.yaml",
@@ -140,8 +178,34 @@ func TestEvaluate(t *testing.T) {
 		// Jobs.
 		{name: "job complete", file: "job-complete.yaml",
 			want: Result{State: Ready, Message: "job complete (1/1 succeeded)"}},
-		{name: "job failed", file: "job-failed.yaml",
+		{name: "job failed: the last failed pod says why", file: "job-failed.yaml",
+			want: Result{State: Failed, Reason: "BackoffLimitExceeded",
+				Message: "Job has reached the specified backoff limit; pod migrate-q7x2m failed: container migrate exited with code 1",
+				Pod:     "migrate-q7x2m", Container: "migrate",
+				LastTermination: `Error, exit code 1: error: migration 0042_add_orders_index failed: pq: relation "orders" does not exist`,
+				Events:          []string{"Warning BackoffLimitExceeded Job/migrate: Job has reached the specified backoff limit"}}},
+		{name: "job failed without its pods", file: "job-failed.yaml", rel: func(r *Related) { r.Pods, r.Events = nil, nil },
 			want: Result{State: Failed, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}},
+		{name: "job that cannot create its pod: missing ServiceAccount, within grace", file: "job-config-error.yaml",
+			rel: func(r *Related) {
+				r.Pods, r.Events = nil, []*corev1.Event{failedCreateEvent("Job", "migrate", missingSAJob, -5*time.Second)}
+			},
+			want: Result{State: Progressing, Reason: ReasonReplicaFailure,
+				Message: "0/1 completions, 1 active; FailedCreate: " + missingSAJob, RecheckAfter: 5 * time.Second}},
+		{name: "job that cannot create its pod: missing ServiceAccount, past grace", file: "job-config-error.yaml",
+			rel: func(r *Related) {
+				r.Pods, r.Events = nil, []*corev1.Event{failedCreateEvent("Job", "migrate", missingSAJob, -20*time.Second)}
+			},
+			want: Result{State: Failed, Reason: ReasonReplicaFailure, Message: "FailedCreate: " + missingSAJob,
+				Events: []string{"Warning FailedCreate Job/migrate: " + missingSAJob + " (x3)"}}},
+		{name: "job whose pods were created after a failure", file: "job-config-error.yaml",
+			rel: func(r *Related) {
+				ok := failedCreateEvent("Job", "migrate", "Created pod: migrate-x7k2p", -time.Second)
+				ok.Reason, ok.Type = "SuccessfulCreate", corev1.EventTypeNormal
+				r.Pods, r.Events = nil, []*corev1.Event{failedCreateEvent("Job", "migrate", missingSAJob, -20*time.Second), ok}
+				r.Events[0].LastTimestamp = metav1.NewTime(baseNow.Add(-2 * time.Second))
+			},
+			want: Result{State: Progressing, Reason: "JobRunning", Message: "0/1 completions, 1 active"}},
 		{name: "job suspended", file: "job-suspended.yaml",
 			want: Result{State: Ready, Reason: ReasonSuspended, Message: "job is suspended, completion not awaited"}},
 		{name: "job suspended by kueue", file: "job-suspended-kueue.yaml",
@@ -157,6 +221,32 @@ func TestEvaluate(t *testing.T) {
 			want: Result{State: Progressing, Reason: "CreateContainerConfigError",
 				Message: "0/1 completions, 1 active; " + configErrPodMsg,
 				Pod:     "migrate-x7k2p", Container: "migrate", RecheckAfter: 7 * time.Second}},
+
+		{name: "job pod missing a ConfigMap: the reason names it", file: "job-config-error.yaml", opts: Options{MaxEvents: -1},
+			rel: func(r *Related) {
+				r.Pods[0].Status.ContainerStatuses[0].State.Waiting.Message = `configmap "migrate-config" not found`
+			},
+			want: Result{State: Failed, Reason: "CreateContainerConfigError",
+				Message: `pod migrate-x7k2p container migrate: CreateContainerConfigError: configmap "migrate-config" not found`,
+				Pod:     "migrate-x7k2p", Container: "migrate"}},
+		{name: "job pod whose volume's Secret is missing, within grace", file: "job-config-error.yaml", at: -112 * time.Second,
+			rel: failedMount,
+			want: Result{State: Progressing, Reason: ReasonFailedMount,
+				Message: "0/1 completions, 1 active; pod migrate-x7k2p: FailedMount: " + failedMountMsg,
+				Pod:     "migrate-x7k2p", RecheckAfter: 4 * time.Second}},
+		{name: "job pod whose volume's Secret is missing, past grace", file: "job-config-error.yaml",
+			rel: failedMount,
+			want: Result{State: Failed, Reason: ReasonFailedMount, Message: "pod migrate-x7k2p: FailedMount: " + failedMountMsg,
+				Pod: "migrate-x7k2p", Events: []string{
+					"Normal SuccessfulCreate Job/migrate: Created pod: migrate-x7k2p",
+					"Warning FailedMount Pod/migrate-x7k2p: " + failedMountMsg + " (x7)",
+				}}},
+		{name: "job pod with a slow volume is not a missing one", file: "job-config-error.yaml",
+			rel: func(r *Related) {
+				failedMount(r)
+				r.Events[0].Message = `Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition`
+			},
+			want: Result{State: Progressing, Reason: "JobRunning", Message: "0/1 completions, 1 active"}},
 
 		// Pods.
 		{name: "pod ready", file: "pod-ready.yaml",
@@ -257,9 +347,46 @@ func TestEvaluate(t *testing.T) {
 		// Storage.
 		{name: "pvc bound", file: "pvc-bound.yaml",
 			want: Result{State: Ready, Message: "bound to volume pvc-6c8e0a2c-4d5f-4b7d-8e0a-2c4d6f8a0c68"}},
-		{name: "pvc pending on Immediate class", file: "pvc-pending-immediate.yaml",
-			want: Result{State: Progressing, Reason: "Pending",
-				Message: `waiting for a volume from storage class standard; last event: ProvisioningFailed: failed to provision volume with StorageClass "standard": rpc error: code = Internal desc = Could not create volume "pvc-6c8e0a2c": UnauthorizedOperation: You are not authorized to perform this operation.`}},
+		{name: "pvc pending on Immediate class, provisioning failing within grace", file: "pvc-pending-immediate.yaml",
+			want: Result{State: Progressing, Reason: ReasonProvisioningFailed,
+				Message: "waiting for a volume from storage class standard; last event: " + provisioningFailedMsg, RecheckAfter: 41 * time.Second}},
+		{name: "pvc provisioning failing past grace", file: "pvc-pending-immediate.yaml", at: 41 * time.Second,
+			want: Result{State: Failed, Reason: ReasonProvisioningFailed,
+				Message: "waiting for a volume from storage class standard; last event: " + provisioningFailedMsg,
+				Events: []string{
+					`Normal Provisioning PersistentVolumeClaim/data-db-0: External provisioner is provisioning volume for claim "data/data-db-0" (x4)`,
+					"Warning ProvisioningFailed PersistentVolumeClaim/data-db-0: " + provisioningFailedEvent + " (x4)",
+				}}},
+		{name: "pvc provisioning failing with a shorter grace", file: "pvc-pending-immediate.yaml",
+			opts: Options{ProvisioningGrace: 5 * time.Second, MaxEvents: -1},
+			want: Result{State: Failed, Reason: ReasonProvisioningFailed,
+				Message: "waiting for a volume from storage class standard; last event: " + provisioningFailedMsg}},
+		{name: "pvc pending on Immediate class, provisioner silent", file: "pvc-pending-immediate.yaml",
+			rel:  func(r *Related) { r.Events = nil },
+			want: Result{State: Progressing, Reason: "Pending", Message: "waiting for a volume from storage class standard"}},
+		{name: "pvc of a class that does not exist, within grace", file: "pvc-pending-immediate.yaml", at: -15 * time.Second,
+			rel: missingClass,
+			want: Result{State: Progressing, Reason: ReasonStorageClassNotFound,
+				Message:      `storage class "standard" does not exist; last event: ProvisioningFailed: storageclass.storage.k8s.io "standard" not found`,
+				RecheckAfter: 5 * time.Second}},
+		{name: "pvc of a class that does not exist, past grace", file: "pvc-pending-immediate.yaml",
+			rel: missingClass,
+			want: Result{State: Failed, Reason: ReasonStorageClassNotFound,
+				Message: `storage class "standard" does not exist; last event: ProvisioningFailed: storageclass.storage.k8s.io "standard" not found`,
+				Events:  []string{`Warning ProvisioningFailed PersistentVolumeClaim/data-db-0: storageclass.storage.k8s.io "standard" not found (x2)`}}},
+		{name: "pvc of a class that does not exist, longer grace", file: "pvc-pending-immediate.yaml",
+			rel: missingClass, opts: Options{StorageClassGrace: time.Minute},
+			want: Result{State: Progressing, Reason: ReasonStorageClassNotFound,
+				Message:      `storage class "standard" does not exist; last event: ProvisioningFailed: storageclass.storage.k8s.io "standard" not found`,
+				RecheckAfter: 40 * time.Second}},
+		{name: "pvc provisioning for selected node failing past grace", file: "pvc-selected-node.yaml", at: 2 * time.Minute,
+			rel: func(r *Related) {
+				r.Events = []*corev1.Event{provisioningFailed("cache", "7d9f1b3d-5e6a-4c8e-9f1b-3d5e7a9b1d79",
+					"failed to provision volume with StorageClass \"local-path\": no space left on node worker-2", 3)}
+			},
+			want: Result{State: Failed, Reason: ReasonProvisioningFailed,
+				Message: `provisioning a volume for node worker-2; last event: ProvisioningFailed: failed to provision volume with StorageClass "local-path": no space left on node worker-2`,
+				Events:  []string{`Warning ProvisioningFailed PersistentVolumeClaim/cache: failed to provision volume with StorageClass "local-path": no space left on node worker-2 (x3)`}}},
 		{name: "pvc pending on WaitForFirstConsumer class", file: "pvc-pending-wffc.yaml",
 			want: Result{State: Ready, Reason: ReasonAwaitingFirstConsumer,
 				Message: "storage class local-path binds when the first pod using the claim is scheduled"}},
@@ -405,6 +532,63 @@ func TestEvaluate(t *testing.T) {
 			}
 		})
 	}
+}
+
+const (
+	missingSADeploy = `pods "api-7c9d8f6b5-4xw2p" is forbidden: error looking up service account shop/api: serviceaccount "api" not found`
+	missingSASts    = `create Pod db-0 in StatefulSet db failed error: pods "db-0" is forbidden: error looking up service account data/db: serviceaccount "db" not found`
+)
+
+const failedMountMsg = `MountVolume.SetUp failed for volume "credentials" : secret "db-credentials" not found`
+
+// failedMount turns the pod of job-config-error into one whose Secret is
+// mounted as a volume: its container is never created, and the kubelet
+// records FailedMount events instead (first at 11:58:02).
+func failedMount(r *Related) {
+	r.Pods[0].Status.ContainerStatuses[0].State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	ev := r.Events[0]
+	ev.InvolvedObject.FieldPath = ""
+	ev.Reason, ev.Message, ev.Count = "FailedMount", failedMountMsg, 7
+}
+
+const missingSAJob = `Error creating: pods "migrate-" is forbidden: error looking up service account shop/migrator: serviceaccount "migrator" not found`
+
+// failedCreateEvent is a controller's Warning FailedCreate event about a
+// workload in namespace shop, first seen at baseNow+first and repeated
+// since.
+func failedCreateEvent(kind, name, msg string, first time.Duration) *corev1.Event {
+	return &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: name + ".18a3c7a0", Namespace: "shop"},
+		InvolvedObject: corev1.ObjectReference{Kind: kind, Namespace: "shop", Name: name},
+		Reason:         "FailedCreate", Message: msg, Type: corev1.EventTypeWarning, Count: 3,
+		FirstTimestamp: metav1.NewTime(baseNow.Add(first)), LastTimestamp: metav1.NewTime(baseNow),
+	}
+}
+
+const (
+	provisioningFailedEvent = `failed to provision volume with StorageClass "standard": rpc error: code = Internal desc = Could not create volume "pvc-6c8e0a2c": UnauthorizedOperation: You are not authorized to perform this operation.`
+	provisioningFailedMsg   = "ProvisioningFailed: " + provisioningFailedEvent
+)
+
+// provisioningFailed is the event the persistent volume controller (or an
+// external provisioner) records on a claim it cannot provision, first seen a
+// minute before baseNow.
+func provisioningFailed(claim, uid, msg string, count int32) *corev1.Event {
+	return &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: claim + ".18a3c6f1", Namespace: "data"},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: "data",
+			Name: claim, UID: types.UID(uid)},
+		Reason: "ProvisioningFailed", Message: msg, Type: corev1.EventTypeWarning, Count: count,
+		FirstTimestamp: metav1.NewTime(baseNow.Add(-time.Minute)), LastTimestamp: metav1.NewTime(baseNow.Add(-time.Second)),
+	}
+}
+
+// missingClass lists the cluster's storage classes without the claim's
+// ("standard"), with the persistent volume controller's event about it.
+func missingClass(r *Related) {
+	r.StorageClasses = map[string]*storagev1.StorageClass{}
+	r.Events = []*corev1.Event{provisioningFailed("data-db-0", "6c8e0a2c-4d5f-4b7d-8e0a-2c4d6f8a0c68",
+		`storageclass.storage.k8s.io "standard" not found`, 2)}
 }
 
 // initExited turns the crash-looping init container of pod-init-crashloop

@@ -320,12 +320,13 @@ func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
 	want := Options{ImagePullGrace: DefaultImagePullGrace, ContainerErrorGrace: DefaultContainerErrorGrace,
 		CrashLoopRestarts: DefaultCrashLoopRestarts, OOMKills: DefaultOOMKills, UnschedulableGrace: DefaultUnschedulableGrace,
-		ReplicaFailureGrace: DefaultReplicaFailureGrace, MaxEvents: DefaultMaxEvents}
+		ReplicaFailureGrace: DefaultReplicaFailureGrace, StorageClassGrace: DefaultStorageClassGrace,
+		ProvisioningGrace: DefaultProvisioningGrace, MaxEvents: DefaultMaxEvents}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("zero Options (-want +got):\n%s", diff)
 	}
 	got = Options{ImagePullGrace: -1, ContainerErrorGrace: -1, CrashLoopRestarts: -1, OOMKills: -1,
-		UnschedulableGrace: -1, ReplicaFailureGrace: -1, MaxEvents: -1}.withDefaults()
+		UnschedulableGrace: -1, ReplicaFailureGrace: -1, StorageClassGrace: -1, ProvisioningGrace: -1, MaxEvents: -1}.withDefaults()
 	if diff := cmp.Diff(Options{}, got); diff != "" {
 		t.Errorf("negative Options should mean no grace / disabled / no events (-want +got):\n%s", diff)
 	}

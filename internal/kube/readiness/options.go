@@ -29,6 +29,13 @@ const (
 	// DefaultReplicaFailureGrace is how long ReplicaFailure=True (e.g. quota
 	// exceeded while old pods still hold the quota) is tolerated.
 	DefaultReplicaFailureGrace = 10 * time.Second
+	// DefaultStorageClassGrace is how long a claim may name a storage class
+	// that does not exist (the release may create it a moment later).
+	DefaultStorageClassGrace = 10 * time.Second
+	// DefaultProvisioningGrace is how long a claim's provisioner may keep
+	// failing (ProvisioningFailed events): provisioners retry with a
+	// back-off, and a cloud API hiccup heals within it.
+	DefaultProvisioningGrace = 60 * time.Second
 	// DefaultMaxEvents is how many events a Failed result carries.
 	DefaultMaxEvents = 5
 )
@@ -62,6 +69,13 @@ type Options struct {
 	// Deployment, ReplicaSet or ReplicationController, measured from the
 	// condition's lastTransitionTime.
 	ReplicaFailureGrace time.Duration
+	// StorageClassGrace is how long a PersistentVolumeClaim may name a
+	// storage class that does not exist, measured from the claim's creation.
+	// It applies only when Related.StorageClasses was listed.
+	StorageClassGrace time.Duration
+	// ProvisioningGrace is how long a pending claim's provisioner may keep
+	// failing, measured from the first ProvisioningFailed event.
+	ProvisioningGrace time.Duration
 	// MaxEvents caps Result.Events (default DefaultMaxEvents; negative: none).
 	MaxEvents int
 	// Rules are plan-declared readiness rules. The first rule matching an
@@ -76,6 +90,8 @@ func (o Options) withDefaults() Options {
 	o.ContainerErrorGrace = duration(o.ContainerErrorGrace, DefaultContainerErrorGrace)
 	o.UnschedulableGrace = duration(o.UnschedulableGrace, DefaultUnschedulableGrace)
 	o.ReplicaFailureGrace = duration(o.ReplicaFailureGrace, DefaultReplicaFailureGrace)
+	o.StorageClassGrace = duration(o.StorageClassGrace, DefaultStorageClassGrace)
+	o.ProvisioningGrace = duration(o.ProvisioningGrace, DefaultProvisioningGrace)
 	o.CrashLoopRestarts = count(o.CrashLoopRestarts, DefaultCrashLoopRestarts)
 	o.OOMKills = count(o.OOMKills, DefaultOOMKills)
 	switch {
@@ -120,7 +136,10 @@ type Related struct {
 	// Events are recent events of the object, its ReplicaSets and its pods.
 	Events []*corev1.Event
 	// StorageClasses by name, for PersistentVolumeClaims. Include the
-	// default class so claims without storageClassName can be judged.
+	// default class so claims without storageClassName can be judged. A
+	// non-nil map is taken as every class of the cluster: a claim that names
+	// a class it lacks fails after StorageClassGrace. Nil means the classes
+	// are not known, and such a claim is only waited for.
 	StorageClasses map[string]*storagev1.StorageClass
 	// Since is caller-kept memory of when pod problems were first seen; see
 	// Since.Observe. Nil is fine.

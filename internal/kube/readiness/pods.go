@@ -22,6 +22,9 @@ const (
 	ProblemContainerError = "ContainerError"
 	// ProblemUnschedulable is PodScheduled=False with reason Unschedulable.
 	ProblemUnschedulable = "Unschedulable"
+	// ProblemMount is a volume that cannot be mounted because its Secret or
+	// ConfigMap does not exist (FailedMount events, containers not created).
+	ProblemMount = "Mount"
 )
 
 // SinceKey identifies one pod problem: a container (or, with Container "",
@@ -278,6 +281,9 @@ func (e *evaluator) podProblem(p *corev1.Pod) *problem {
 	if pr := e.unschedulable(p); keep(pr) {
 		return pr
 	}
+	if pr := e.mountProblem(p); keep(pr) {
+		return pr
+	}
 	for i := range p.Status.InitContainerStatuses {
 		if pr := e.containerProblem(p, &p.Status.InitContainerStatuses[i], true); keep(pr) {
 			return pr
@@ -317,6 +323,38 @@ func (e *evaluator) unschedulable(p *corev1.Pod) *problem {
 		start = e.graceStart(p, "", ProblemUnschedulable)
 	}
 	return e.applyGrace(pr, start, e.opts.UnschedulableGrace)
+}
+
+// mountProblem finds a pod whose containers cannot be created because a
+// volume's Secret or ConfigMap does not exist: the kubelet keeps the
+// containers in ContainerCreating and records FailedMount events ("MountVolume.SetUp
+// failed for volume "config" : configmap "app-config" not found"). It fails
+// after ContainerErrorGrace, like CreateContainerConfigError, the same
+// problem for environment variables.
+func (e *evaluator) mountProblem(p *corev1.Pod) *problem {
+	if c := podCondition(p, corev1.PodScheduled); c == nil || c.Status != corev1.ConditionTrue {
+		return nil
+	}
+	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.State.Running != nil || cs.State.Terminated != nil {
+				return nil
+			}
+		}
+	}
+	ref := podRef(p)
+	var last *corev1.Event
+	for _, ev := range e.rel.Events {
+		if ev != nil && ref.matches(ev.InvolvedObject) && eventClass(ev) == ProblemMount && (last == nil || eventTime(ev).After(eventTime(last))) {
+			last = ev
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	pr := &problem{state: Progressing, reason: ReasonFailedMount, pod: p.Name,
+		message: fmt.Sprintf("pod %s: %s: %s", p.Name, ReasonFailedMount, oneLine(last.Message))}
+	return e.applyGrace(pr, e.graceStart(p, "", ProblemMount), e.opts.ContainerErrorGrace)
 }
 
 func (e *evaluator) applyGrace(pr *problem, start time.Time, grace time.Duration) *problem {
@@ -456,6 +494,10 @@ func eventClass(ev *corev1.Event) string {
 		}
 	case "FailedScheduling":
 		return ProblemUnschedulable
+	case "FailedMount":
+		if strings.Contains(ev.Message, " not found") {
+			return ProblemMount
+		}
 	}
 	return ""
 }

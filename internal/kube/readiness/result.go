@@ -57,6 +57,15 @@ const (
 	ReasonContainerFailed = "ContainerFailed"
 	// ReasonPodFailed: a pod reached phase Failed without a more specific reason.
 	ReasonPodFailed = "PodFailed"
+	// ReasonStorageClassNotFound: a claim names a storage class that does
+	// not exist.
+	ReasonStorageClassNotFound = "StorageClassNotFound"
+	// ReasonProvisioningFailed: the provisioner keeps failing to create a
+	// claim's volume.
+	ReasonProvisioningFailed = "ProvisioningFailed"
+	// ReasonFailedMount: a pod cannot mount a volume whose Secret or
+	// ConfigMap does not exist.
+	ReasonFailedMount = "FailedMount"
 	// ReasonNamesNotAccepted: a CRD's names conflict with existing resources.
 	ReasonNamesNotAccepted = "NamesNotAccepted"
 	// ReasonRuleError: a plan rule is invalid or its callback failed.

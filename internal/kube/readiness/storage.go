@@ -2,6 +2,7 @@ package readiness
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -26,8 +27,8 @@ func (e *evaluator) pvc() Result {
 		return Result{State: Failed, Reason: "Lost", Message: fmt.Sprintf("claim lost its volume %s", c.Spec.VolumeName)}
 	}
 	if node := c.Annotations[selectedNodeAnnotation]; node != "" {
-		return Result{State: Progressing, Reason: "Provisioning",
-			Message: joinMsg("provisioning a volume for node "+node, e.lastWarning())}
+		return e.provisioning(Result{State: Progressing, Reason: "Provisioning",
+			Message: joinMsg("provisioning a volume for node "+node, e.lastWarning())})
 	}
 	name, explicit := claimClassName(&c)
 	var class *storagev1.StorageClass
@@ -40,6 +41,8 @@ func (e *evaluator) pvc() Result {
 	case explicit && name == "":
 		return Result{State: Progressing, Reason: "Pending",
 			Message: joinMsg("waiting for a matching pre-provisioned volume (no storage class)", e.lastWarning())}
+	case class == nil && explicit && e.rel.StorageClasses != nil:
+		return e.missingClass(&c, name)
 	case class == nil && explicit:
 		return Result{State: Progressing, Reason: "Pending",
 			Message: joinMsg(fmt.Sprintf("waiting for a volume (storage class %q not known)", name), e.lastWarning())}
@@ -50,8 +53,52 @@ func (e *evaluator) pvc() Result {
 		return Result{State: Ready, Reason: ReasonAwaitingFirstConsumer, Message: fmt.Sprintf(
 			"storage class %s binds when the first pod using the claim is scheduled", class.Name)}
 	}
-	return Result{State: Progressing, Reason: "Pending",
-		Message: joinMsg(fmt.Sprintf("waiting for a volume from storage class %s", class.Name), e.lastWarning())}
+	return e.provisioning(Result{State: Progressing, Reason: "Pending",
+		Message: joinMsg(fmt.Sprintf("waiting for a volume from storage class %s", class.Name), e.lastWarning())})
+}
+
+// missingClass judges a claim that names a storage class the cluster does
+// not have: no provisioner will ever act on it. It fails once the claim is
+// StorageClassGrace old (the class may be created a moment later by the
+// same release or another controller).
+func (e *evaluator) missingClass(c *corev1.PersistentVolumeClaim, name string) Result {
+	res := Result{State: Progressing, Reason: ReasonStorageClassNotFound,
+		Message: joinMsg(fmt.Sprintf("storage class %q does not exist", name), e.lastWarning())}
+	elapsed := e.elapsedSince(c.CreationTimestamp.Time)
+	if elapsed >= e.opts.StorageClassGrace {
+		res.State = Failed
+		return res
+	}
+	res.RecheckAfter = e.opts.StorageClassGrace - elapsed
+	return res
+}
+
+// provisioning refines a pending claim's result with its ProvisioningFailed
+// events: the provisioner tried and failed. It keeps retrying with a
+// back-off, so the claim fails once the failures have lasted
+// ProvisioningGrace, counted from the first one.
+func (e *evaluator) provisioning(res Result) Result {
+	ref := refOf(e.obj)
+	var first time.Time
+	for _, ev := range e.rel.Events {
+		if ev == nil || ev.Type != corev1.EventTypeWarning || ev.Reason != ReasonProvisioningFailed || !ref.matches(ev.InvolvedObject) {
+			continue
+		}
+		if t := eventFirstTime(ev); first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		return res
+	}
+	res.Reason = ReasonProvisioningFailed
+	elapsed := e.elapsedSince(first)
+	if elapsed >= e.opts.ProvisioningGrace {
+		res.State = Failed
+		return res
+	}
+	res.RecheckAfter = e.opts.ProvisioningGrace - elapsed
+	return res
 }
 
 // claimClassName returns the class a claim asks for. explicit is false when

@@ -2,6 +2,7 @@ package readiness
 
 import (
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -157,6 +158,10 @@ func (e *evaluator) statefulSet() Result {
 			return Result{State: Ready, Message: fmt.Sprintf("%d/%d replicas ready", st.ReadyReplicas, want)}
 		}
 	}
+	res, failed := e.withCreateFailure(res)
+	if failed {
+		return res
+	}
 	return e.withPods(res, e.rel.Pods)
 }
 
@@ -180,6 +185,10 @@ func (e *evaluator) daemonSet() Result {
 			"%d/%d scheduled pods available", st.NumberAvailable, desired)}
 	default:
 		return Result{State: Ready, Message: fmt.Sprintf("%d/%d scheduled pods available", st.NumberAvailable, desired)}
+	}
+	res, failed := e.withCreateFailure(res)
+	if failed {
+		return res
 	}
 	return e.withPods(res, e.rel.Pods)
 }
@@ -243,8 +252,19 @@ func (e *evaluator) job() Result {
 	}
 	for _, typ := range []string{"Failed", "FailureTarget"} {
 		if c, ok := findCondition(conds, typ); ok && c.Status == "True" {
-			return e.withPods(Result{State: Failed, Reason: orDefault(c.Reason, "JobFailed"),
-				Message: orDefault(c.Message, "job failed")}, nil)
+			res := Result{State: Failed, Reason: orDefault(c.Reason, "JobFailed"), Message: orDefault(c.Message, "job failed")}
+			p := lastFailedPod(e.rel.Pods)
+			if p == nil {
+				// DeadlineExceeded and friends: a live pod's problem may
+				// be why.
+				return e.withPods(res, e.rel.Pods)
+			}
+			// BackoffLimitExceeded says that the pods failed, not why:
+			// the last one that failed does.
+			pf := podFailed(p)
+			res.Message = joinMsg(res.Message, pf.Message)
+			res.Pod, res.Container, res.InitContainer, res.LastTermination = pf.Pod, pf.Container, pf.InitContainer, pf.LastTermination
+			return res
 		}
 	}
 	if j.Spec.Suspend != nil && *j.Spec.Suspend {
@@ -262,7 +282,97 @@ func (e *evaluator) job() Result {
 	if st.Failed > 0 {
 		msg += fmt.Sprintf(", %d failed", st.Failed)
 	}
-	return e.withPods(Result{State: Progressing, Reason: "JobRunning", Message: msg}, e.rel.Pods)
+	res, failed := e.withCreateFailure(Result{State: Progressing, Reason: "JobRunning", Message: msg})
+	if failed {
+		return res
+	}
+	return e.withPods(res, e.rel.Pods)
+}
+
+// lastFailedPod returns the pod in phase Failed that finished last (by its
+// containers' termination, else its creation), or nil.
+func lastFailedPod(pods []*corev1.Pod) *corev1.Pod {
+	var last *corev1.Pod
+	var lastAt time.Time
+	for _, p := range pods {
+		if p == nil || p.Status.Phase != corev1.PodFailed {
+			continue
+		}
+		at := p.CreationTimestamp.Time
+		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+			for _, cs := range list {
+				if t := cs.State.Terminated; t != nil && t.FinishedAt.After(at) {
+					at = t.FinishedAt.Time
+				}
+			}
+		}
+		if last == nil || at.After(lastAt) || (at.Equal(lastAt) && p.Name > last.Name) {
+			last, lastAt = p, at
+		}
+	}
+	return last
+}
+
+// failedCreate handles a workload whose controller cannot create its pods
+// and says so only in Warning FailedCreate events (StatefulSet, DaemonSet,
+// Job; a Deployment's ReplicaSet reports a ReplicaFailure condition
+// instead): a missing ServiceAccount, an admission webhook or a quota that
+// refuses the pods. Events older than the workload's last SuccessfulCreate
+// are over. The object fails once the failures have lasted
+// ReplicaFailureGrace, counted from the first one.
+func (e *evaluator) failedCreate() (Result, bool) {
+	ref := refOf(e.obj)
+	var lastOK time.Time
+	for _, ev := range e.rel.Events {
+		if ev != nil && ev.Reason == "SuccessfulCreate" && ref.matches(ev.InvolvedObject) && eventTime(ev).After(lastOK) {
+			lastOK = eventTime(ev)
+		}
+	}
+	var first time.Time
+	var last *corev1.Event
+	for _, ev := range e.rel.Events {
+		if ev == nil || ev.Type != corev1.EventTypeWarning || ev.Reason != "FailedCreate" || !ref.matches(ev.InvolvedObject) {
+			continue
+		}
+		if !eventTime(ev).After(lastOK) {
+			continue
+		}
+		if t := eventFirstTime(ev); first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if last == nil || eventTime(ev).After(eventTime(last)) {
+			last = ev
+		}
+	}
+	if last == nil {
+		return Result{}, false
+	}
+	res := Result{State: Progressing, Reason: ReasonReplicaFailure, Message: "FailedCreate: " + oneLine(last.Message)}
+	if first.Before(lastOK) {
+		first = lastOK
+	}
+	elapsed := e.elapsedSince(first)
+	if elapsed >= e.opts.ReplicaFailureGrace {
+		res.State = Failed
+		return res, true
+	}
+	res.RecheckAfter = e.opts.ReplicaFailureGrace - elapsed
+	return res, false
+}
+
+// withCreateFailure makes a pending FailedCreate the reason of a
+// Progressing workload result, or fails it past its grace.
+func (e *evaluator) withCreateFailure(res Result) (Result, bool) {
+	f, failed := e.failedCreate()
+	if failed {
+		return f, true
+	}
+	if f.Reason != "" {
+		res.Reason = f.Reason
+		res.Message = joinMsg(res.Message, f.Message)
+		res.RecheckAfter = f.RecheckAfter
+	}
+	return res, false
 }
 
 // withPods refines a not-ready workload result with the worst problem among

@@ -4,13 +4,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/plate-dev/plate/internal/kube/readiness"
 )
 
-// message renders an Error: a first line that says what happened, then one
-// block per object to blame (readiness.Summary: the verdict, the culprit
-// pod and container, the last termination, recent events).
+// message renders an Error: a first line that says what happened and the
+// last known reason of every object that was not ready (the line a trace,
+// a stop report and a CI log show), then one block per object to blame
+// (readiness.Summary: the verdict, the culprit pod and container, the last
+// termination, recent events).
 func (e *Error) message() string {
 	var b strings.Builder
 	var blame []ObjectStatus
@@ -25,12 +28,18 @@ func (e *Error) message() string {
 				blame = append(blame, o)
 			}
 		}
-		fmt.Fprintf(&b, "%s failed", plural(len(blame), "object"))
 		if len(blame) == 1 {
-			b.Reset()
-			fmt.Fprintf(&b, "%s failed", blame[0].ID)
+			fmt.Fprintf(&b, "%s failed after %s (%d/%d ready): %s", blame[0].ID, round(e.Report.Elapsed), ready, total, reasonOf(blame[0]))
+		} else {
+			fmt.Fprintf(&b, "%s failed after %s (%d/%d ready): ", plural(len(blame), "object"), round(e.Report.Elapsed), ready, total)
+			for i, o := range blame {
+				if i > 0 {
+					b.WriteString("; ")
+				}
+				fmt.Fprintf(&b, "%s: %s", o.ID, reasonOf(o))
+			}
 		}
-		fmt.Fprintf(&b, " after %s (%d/%d ready)", round(e.Report.Elapsed), ready, total)
+		b.WriteString(alsoNotReady(e.Report, blame))
 	case CauseLoadBalancer:
 		for _, o := range e.Report.Objects {
 			if o.Result.Reason == readiness.ReasonAwaitingLoadBalancer {
@@ -38,11 +47,17 @@ func (e *Error) message() string {
 			}
 		}
 		fmt.Fprintf(&b, "no load balancer address after %s for %s (%d/%d ready)", round(e.Timeout), ids(blame), ready, total)
+		b.WriteString(alsoNotReady(e.Report, blame))
 	default:
 		if e.Report != nil {
 			blame = e.Report.NotReady()
 		}
-		fmt.Fprintf(&b, "timed out after %s: %d/%d ready, not ready: %s", round(e.Timeout), ready, total, ids(blame))
+		fmt.Fprintf(&b, "timed out after %s: %d/%d ready, not ready: ", round(e.Timeout), ready, total)
+		if nr := e.Report.NotReadyReasons(); nr != "" {
+			b.WriteString(nr)
+		} else {
+			b.WriteString("none")
+		}
 	}
 	for _, o := range blame {
 		b.WriteString("\n  ")
@@ -55,6 +70,75 @@ func (e *Error) message() string {
 		fmt.Fprintf(&b, "\n  last watch error: %v", e.WatchErr)
 	}
 	return b.String()
+}
+
+// NotReadyReasons lists the objects that are not ready with their last
+// known reason, on one line: "Deployment/ns/api (ReplicasUnavailable: 0/2
+// updated replicas available); …", or "" when every object is ready.
+func (r *Report) NotReadyReasons() string {
+	if r == nil {
+		return ""
+	}
+	var parts []string
+	for _, o := range r.NotReady() {
+		parts = append(parts, fmt.Sprintf("%s (%s)", o.ID, reasonOf(o)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// alsoNotReady lists, for the first line, the objects that were not ready
+// besides those to blame: "; not ready yet: ID (reason); …".
+func alsoNotReady(r *Report, blame []ObjectStatus) string {
+	if r == nil {
+		return ""
+	}
+	blamed := map[string]bool{}
+	for _, o := range blame {
+		blamed[o.ID] = true
+	}
+	var parts []string
+	for _, o := range r.NotReady() {
+		if !blamed[o.ID] {
+			parts = append(parts, fmt.Sprintf("%s (%s)", o.ID, reasonOf(o)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; not ready yet: " + strings.Join(parts, "; ")
+}
+
+// maxReason bounds one object's reason on the first line of an error.
+const maxReason = 300
+
+// reasonOf is an object's last known reason on one line: "Reason: message"
+// (the message alone when it names the reason already), with the culprit
+// container's last termination.
+func reasonOf(o ObjectStatus) string {
+	r := o.Result
+	reason := r.Reason
+	if reason == "" {
+		reason = string(r.State)
+	}
+	s := r.Message
+	switch {
+	case s == "":
+		s = reason
+	case !strings.Contains(s, reason):
+		s = reason + ": " + s
+	}
+	if r.LastTermination != "" && !strings.Contains(s, r.LastTermination) {
+		s += " (last termination: " + r.LastTermination + ")"
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxReason {
+		cut := maxReason - 3
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
 }
 
 func ids(objs []ObjectStatus) string {
