@@ -156,7 +156,9 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 func (c change[P, R]) lock(ctx context.Context, f *Factory, live *releaseClients, plan P) (func(), error) {
 	var targets []lock.Target
 	for _, t := range c.Releases(live, plan) {
-		targets = append(targets, lock.Target{Namespace: t.Namespace, Name: lock.ReleaseKey(t.Name)})
+		// The release exists, so its namespace does: the lease lives
+		// there; a run that created the namespace holds the fallback one.
+		targets = append(targets, lock.ReleaseTargets(t.Namespace, t.Name, true, "default"))
 	}
 	if len(targets) == 0 {
 		return func() {}, nil

@@ -110,7 +110,26 @@ func Env(namespace string, params []string) string {
 }
 
 // Target is one lease to take.
-type Target struct{ Namespace, Name string }
+type Target struct {
+	Namespace, Name string
+	// Guard, when set, is a lease that must not be held by another live
+	// run either; it is read, not taken (see ReleaseTargets).
+	Guard *Target
+}
+
+// ReleaseTargets are the leases of release name in namespace. The lease
+// lives in the release's namespace; a namespace that does not exist yet (the
+// run creates it) cannot hold one, so the lease is then taken in
+// fallbackNamespace under a name that includes the namespace. A run that
+// finds the namespace takes the lease there and checks the fallback one
+// too, so that a run which created the namespace is still seen.
+func ReleaseTargets(namespace, name string, exists bool, fallbackNamespace string) Target {
+	fallback := Target{Namespace: fallbackNamespace, Name: "plate-release-" + namespace + "." + name}
+	if !exists {
+		return fallback
+	}
+	return Target{Namespace: namespace, Name: ReleaseKey(name), Guard: &fallback}
+}
 
 // Set is the leases of one run.
 type Set struct {
@@ -129,10 +148,21 @@ func AcquireAll(ctx context.Context, cs kubernetes.Interface, targets []Target, 
 		}
 		return ts[i].Name < ts[j].Name
 	})
+	if now == nil {
+		now = time.Now
+	}
 	set := &Set{}
 	for i, t := range ts {
-		if i > 0 && t == ts[i-1] {
+		if i > 0 && t.Namespace == ts[i-1].Namespace && t.Name == ts[i-1].Name {
 			continue
+		}
+		if g := t.Guard; g != nil {
+			if err := checkFree(ctx, cs, *g, now()); err != nil {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				set.Release(rctx)
+				cancel()
+				return nil, err
+			}
 		}
 		l, err := Acquire(ctx, cs, Options{Namespace: t.Namespace, Name: t.Name, Holder: holder, TTL: ttl, Now: now})
 		if err != nil {
@@ -144,6 +174,23 @@ func AcquireAll(ctx context.Context, cs kubernetes.Interface, targets []Target, 
 		set.Locks = append(set.Locks, l)
 	}
 	return set, nil
+}
+
+// checkFree returns *HeldError when lease t is held by another live run. A
+// lease that does not exist, or that the user may not read (a
+// namespace-scoped user and the fallback namespace), is free.
+func checkFree(ctx context.Context, cs kubernetes.Interface, t Target, now time.Time) error {
+	cur, err := cs.CoordinationV1().Leases(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the run lock %s/%s: %w", t.Namespace, t.Name, err)
+	}
+	if h := holderOf(cur); held(cur, now) && !deadHere(h) {
+		return &HeldError{Lease: t.Namespace + "/" + t.Name, Holder: h}
+	}
+	return nil
 }
 
 // Release frees every lease of the set, in reverse order; it returns the

@@ -165,7 +165,7 @@ func TestAcquireAll(t *testing.T) {
 	c := localcluster.ForTest(t)
 	ns := c.TestNamespace(t)
 	ctx := context.Background()
-	first, err := AcquireAll(ctx, c.Clientset(), []Target{{ns, "plate-release-web"}, {ns, "plate-release-api"}, {ns, "plate-release-api"}},
+	first, err := AcquireAll(ctx, c.Clientset(), []Target{{Namespace: ns, Name: "plate-release-web"}, {Namespace: ns, Name: "plate-release-api"}, {Namespace: ns, Name: "plate-release-api"}},
 		Holder{User: "first", Since: time.Now()}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestAcquireAll(t *testing.T) {
 	if len(first.Locks) != 2 || first.Locks[0].Name() != ns+"/plate-release-api" {
 		t.Fatalf("locks %v, want api then web, once each", first.Locks)
 	}
-	_, err = AcquireAll(ctx, c.Clientset(), []Target{{ns, "plate-release-cache"}, {ns, "plate-release-web"}}, Holder{User: "second", Since: time.Now()}, 0, nil)
+	_, err = AcquireAll(ctx, c.Clientset(), []Target{{Namespace: ns, Name: "plate-release-cache"}, {Namespace: ns, Name: "plate-release-web"}}, Holder{User: "second", Since: time.Now()}, 0, nil)
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder.User != "first" || held.Lease != ns+"/plate-release-web" {
 		t.Fatalf("overlapping set: %v", err)
@@ -187,5 +187,32 @@ func TestAcquireAll(t *testing.T) {
 	leases, _ := c.Clientset().CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
 	if len(leases.Items) != 0 {
 		t.Errorf("leases left: %d", len(leases.Items))
+	}
+}
+
+// A release whose namespace does not exist yet is locked in the fallback
+// namespace; a run that finds the namespace takes the lease there and is
+// still refused while the fallback one is held.
+func TestReleaseTargetsGuard(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	absent := ReleaseTargets("not-yet", "web", false, ns)
+	if absent.Namespace != ns || absent.Name != "plate-release-not-yet.web" || absent.Guard != nil {
+		t.Fatalf("target of a missing namespace: %+v", absent)
+	}
+	first, err := AcquireAll(ctx, c.Clientset(), []Target{absent}, Holder{User: "creator", Since: time.Now()}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release(ctx)
+	present := ReleaseTargets("not-yet", "web", true, ns)
+	if present.Namespace != "not-yet" || present.Guard == nil || *present.Guard != absent {
+		t.Fatalf("target of an existing namespace: %+v", present)
+	}
+	_, err = AcquireAll(ctx, c.Clientset(), []Target{present}, Holder{User: "second", Since: time.Now()}, 0, nil)
+	var held *HeldError
+	if !errors.As(err, &held) || held.Holder.User != "creator" {
+		t.Errorf("the fallback lease did not guard: %v", err)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/lock"
@@ -19,13 +22,13 @@ import (
 // preflight found unchanged, which the run may still change), each in the
 // release's namespace. A run that changes no release locks its plan in its
 // namespace, in lockNamespace.
-func lockTargets(preflight []trace.Event, plan, namespace, lockNamespace string) []lock.Target {
+func lockTargets(preflight []trace.Event, plan, namespace, lockNamespace string, exists func(ns string) bool) []lock.Target {
 	var out []lock.Target
 	for _, e := range preflight {
 		if e.Subject == nil || e.Subject.Release == "" || e.Phase != trace.Planned {
 			continue
 		}
-		out = append(out, lock.Target{Namespace: e.Subject.Namespace, Name: lock.ReleaseKey(e.Subject.Release)})
+		out = append(out, lock.ReleaseTargets(e.Subject.Namespace, e.Subject.Release, exists(e.Subject.Namespace), lockNamespace))
 	}
 	if len(out) == 0 {
 		out = append(out, lock.Target{Namespace: lockNamespace, Name: lock.PlanKey(plan, namespace)})
@@ -41,7 +44,18 @@ func (r *Runner) lock(ctx context.Context, preflight []trace.Event) (func(), err
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	targets := lockTargets(preflight, r.plan.Name, cl.Namespace, r.o.LockNamespace)
+	known := map[string]bool{}
+	exists := func(ns string) bool {
+		if e, ok := known[ns]; ok {
+			return e
+		}
+		_, err := cl.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		// A user who may not read namespaces works in one that exists.
+		e := err == nil || !apierrors.IsNotFound(err)
+		known[ns] = e
+		return e
+	}
+	targets := lockTargets(preflight, r.plan.Name, cl.Namespace, r.o.LockNamespace, exists)
 	holder := lock.Me(r.plan.Name, lock.Env(cl.Namespace, r.o.Params), r.o.Now())
 	set, err := lock.AcquireAll(ctx, cl.Clientset, targets, holder, 0, nil)
 	var held *lock.HeldError
