@@ -106,7 +106,7 @@ func TestExitCodes(t *testing.T) {
 		{"param wrong type", []string{"run", "--dry-run", "--offline", "-p", "replicas=three", "../../testdata/plans/sample.star"}, "", false, exit.Usage, "parameter replicas: want an int, got \"three\""},
 		{"param not a choice", []string{"run", "--dry-run", "--offline", "-p", "env=prod", "../../testdata/plans/sample.star"}, "", false, exit.Usage, "\"prod\" is not one of staging|production; did you mean \"production\"?"},
 		{"offline without dry-run", []string{"run", "--offline", "testdata/plans/ask.star"}, "", false, exit.Usage, "--offline goes with --dry-run"},
-		{"fail()", []string{"run", "--dry-run", "testdata/plans/fails.star"}, "", false, exit.PlanFailed, "plate: plans/fails.star:3:13: fail: x must not be negative, got -1\nTraceback (most recent call last):\n  plans/fails.star:5:6: in <toplevel>\n  plans/fails.star:3:13: in check\n"},
+		{"fail()", []string{"run", "--dry-run", "testdata/plans/fails.star"}, "", false, exit.PlanFailed, "Traceback (most recent call last):\n  plans/fails.star:5:6: in <toplevel>\n  plans/fails.star:3:13: in check\n  in fail\nplate: plans/fails.star:3:13: fail: x must not be negative, got -1\n"},
 		{"confirm declined", []string{"run", "testdata/plans/ask.star"}, "n\n", true, exit.Aborted, "plate: plans/ask.star:1:8: aborted by user\n"},
 		{"confirm accepted", []string{"run", "testdata/plans/ask.star"}, "y\n", true, exit.OK, ""},
 		{"confirm end of input", []string{"run", "testdata/plans/ask.star"}, "", true, exit.Aborted, "no answer"},

@@ -148,11 +148,13 @@ func printError(f *Factory, err error) {
 		fmt.Fprintf(w, "plate: %v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "plate: %s\n", xe.Error())
+	// The traceback first and the error after it, as Python prints them:
+	// the reason is the last thing a user sees (the hint aside).
 	if xe.Backtrace != "" && xe.Code != exit.Aborted {
 		fmt.Fprintln(w, "Traceback (most recent call last):")
-		fmt.Fprintln(w, xe.Backtrace)
+		fmt.Fprintln(w, strings.TrimRight(xe.Backtrace, "\n"))
 	}
+	fmt.Fprintf(w, "plate: %s\n", xe.Error())
 	if xe.Hint != "" {
 		fmt.Fprintln(w, xe.Hint)
 	}
