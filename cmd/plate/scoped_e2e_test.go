@@ -54,6 +54,18 @@ status(namespace = ns)
 	if !strings.Contains(r.out, "install rev 1") || !strings.Contains(r.out, "ready") {
 		t.Errorf("output:\n%s", r.out)
 	}
+	// A backup before an upgrade works too: the backup records the
+	// context and server when the kube-system UID cannot be read.
+	upgrade := e.plan(t, `
+ns = param("ns", "default")
+b = backup("shop", namespace = ns)
+print("backup", b.id)
+helm_install("shop", "`+webChartPath(t)+`", namespace = ns, create_namespace = False, set = {"message": "v2"})
+`)
+	r = runPlate(t, "", false, "run", "--yes", "--kubeconfig", kc, "-p", "ns="+e.ns, upgrade)
+	if r.code != 0 || !strings.Contains(r.out, "saved shop rev 1") || !strings.Contains(r.out, "upgrade rev 1→2") {
+		t.Fatalf("a namespace-scoped backup and upgrade: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
 	guard := e.plan(t, `require_cluster(name = "plate-local")
 require_cluster(uid = "0000")`+"\n")
 	r = runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", kc, guard)

@@ -31,9 +31,14 @@ func (e *IdentityError) Error() string {
 }
 
 // CheckCluster refuses target unless it is the cluster the backup was made
-// from (same kube-system UID).
+// from: the same kube-system UID, or, when a namespace-scoped user could not
+// read it on either side, the same API server.
 func CheckCluster(m *Manifest, target Cluster) error {
-	if m.Cluster.UID == target.UID {
+	if m.Cluster.UID != "" && target.UID != "" {
+		if m.Cluster.UID == target.UID {
+			return nil
+		}
+	} else if m.Cluster.Server != "" && m.Cluster.Server == target.Server {
 		return nil
 	}
 	return &IdentityError{Backup: m.Cluster, Target: target}

@@ -2,12 +2,10 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -218,24 +216,10 @@ func (l live) Identify(ctx context.Context) (*Identity, error) {
 		return nil, err
 	}
 	k, err := kube.Identify(ctx, cl)
-	if apierrors.IsForbidden(errors.Unwrap(err)) || apierrors.IsForbidden(err) {
-		// A namespace-scoped user may not read kube-system: the context
-		// and server still identify the target.
-		return &Identity{Context: cl.ContextName, Server: cl.Server, Namespace: cl.Namespace,
-			NoUID: fmt.Sprintf("%s may not get the namespace kube-system, whose UID identifies the cluster", describeUser(cl))}, nil
-	}
 	if err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	return &Identity{Context: k.Context, Server: k.Server, UID: k.UID, Namespace: cl.Namespace, Version: k.Version}, nil
-}
-
-// describeUser names the user of the kube context for messages.
-func describeUser(cl *kube.Client) string {
-	if cl.Config != nil && cl.Config.Impersonate.UserName != "" {
-		return "user " + cl.Config.Impersonate.UserName
-	}
-	return "the user of context " + cl.ContextName
+	return &Identity{Context: k.Context, Server: k.Server, UID: k.UID, Namespace: cl.Namespace, Version: k.Version, NoUID: k.NoUID}, nil
 }
 
 func (l live) Source(ctx context.Context) (backup.Cluster, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -18,6 +19,10 @@ type Identity struct {
 	// Version is the API server's version (v1.37.2); empty when the
 	// server does not say.
 	Version string
+	// NoUID says why UID is empty: the user may not read the kube-system
+	// namespace (a namespace-scoped user). Context and Server still name
+	// the target.
+	NoUID string `json:"-"`
 }
 
 // Identify reads the identity of c's cluster. Its error names the context
@@ -25,6 +30,14 @@ type Identity struct {
 // not tell it is still identified.
 func Identify(ctx context.Context, c *Client) (Identity, error) {
 	ns, err := c.Clientset.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if apierrors.IsForbidden(err) {
+		who := "the user of context " + c.ContextName
+		if c.Config != nil && c.Config.Impersonate.UserName != "" {
+			who = "user " + c.Config.Impersonate.UserName
+		}
+		return Identity{Context: c.ContextName, Server: c.Server,
+			NoUID: who + " may not get the namespace kube-system, whose UID identifies the cluster"}, nil
+	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("cannot identify the cluster of %s: reading namespace kube-system: %w", c.Describe(), err)
 	}
