@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/localcluster"
@@ -24,15 +26,11 @@ wait_ready(rel, timeout = "60s", image_pull_grace = "1s")
 
 func historyOf(t *testing.T, e *e2e, ns string) string {
 	t.Helper()
-	info, err := e.helmClient(t).Get(context.Background(), "shop", ns)
-	if err != nil || info == nil {
-		t.Fatalf("reading release shop: %v %v", info, err)
+	h := releaseHistory(t, e, "shop", ns)
+	if h == "" {
+		t.Fatal("no release shop")
 	}
-	var parts []string
-	for _, r := range info.History {
-		parts = append(parts, fmt.Sprintf("%d:%s", r.Revision, r.Status))
-	}
-	return strings.Join(parts, " ")
+	return h
 }
 
 // A rollout whose wait_ready fails is recorded in Helm's history as failed,
@@ -158,4 +156,64 @@ wait_ready(rel, timeout = "60s", image_pull_grace = "1s")
 	if info, err := e.helmClient(t).Get(context.Background(), "fresh", e.ns); err != nil || info != nil {
 		t.Errorf("the failed first install is still there: %+v %v", info, err)
 	}
+}
+
+// An interrupt during a wait follows the same rules as a failure: the
+// revision the run made is marked failed, and with rollback on failure the
+// release goes back to the revision before the run; the run exits 130.
+func TestE2EInterruptedWaitRollsBack(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+delay = param("delay", "0s")
+rollback_on_failure()
+rel = helm_install("shop", "`+webChartPath(t)+`", namespace = ns, set = {"podAnnotations": {"plate.dev/ready-delay": delay}})
+wait_ready(rel, timeout = "120s")
+`)
+	if r := runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan); r.code != 0 {
+		t.Fatalf("first deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	io, out, errOut := iostreamsTest()
+	intr := make(chan struct{})
+	f := &Factory{IO: io, Now: time.Now, Plugins: registry.Plugins,
+		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns=" + e.ns, "-p", "delay=60s", plan}, f)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for historyOfNow(t, e) != "1:superseded 2:deployed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the upgrade never landed: %s", historyOfNow(t, e))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the run is in its wait now
+	close(intr)
+	if code := <-done; code != exit.Interrupted {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exit.Interrupted, out, errOut)
+	}
+	if got := historyOf(t, e, e.ns); got != "1:superseded 2:failed 3:deployed" {
+		t.Errorf("history after the interrupted wait: %s\n%s%s", got, out, errOut)
+	}
+	if !strings.Contains(errOut.String(), "plate: rolled back on failure: shop") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+}
+
+func historyOfNow(t *testing.T, e *e2e) string { return releaseHistory(t, e, "shop", e.ns) }
+
+// releaseHistory lists a release's revisions as "1:superseded 2:deployed";
+// "" when there is none.
+func releaseHistory(t *testing.T, e *e2e, name, ns string) string {
+	t.Helper()
+	info, err := e.helmClient(t).Get(context.Background(), name, ns)
+	if err != nil || info == nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range info.History {
+		parts = append(parts, fmt.Sprintf("%d:%s", r.Revision, r.Status))
+	}
+	return strings.Join(parts, " ")
 }
