@@ -149,10 +149,19 @@ func printError(f *Factory, err error) {
 		return
 	}
 	// The traceback first and the error after it, as Python prints them:
-	// the reason is the last thing a user sees (the hint aside).
+	// the reason is the last thing a user sees (the hint aside). The lines
+	// that detail an error of the plan (a wait's objects and events) come
+	// before its first line, which ends the output.
 	if xe.Backtrace != "" && xe.Code != exit.Aborted {
 		fmt.Fprintln(w, "Traceback (most recent call last):")
 		fmt.Fprintln(w, strings.TrimRight(xe.Backtrace, "\n"))
+		first, detail, multi := strings.Cut(xe.Msg, "\n")
+		if multi {
+			fmt.Fprintln(w, strings.TrimRight(detail, "\n"))
+			cp := *xe
+			cp.Msg = first
+			xe = &cp
+		}
 	}
 	fmt.Fprintf(w, "plate: %s\n", xe.Error())
 	if xe.Hint != "" {
