@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -185,7 +186,11 @@ type Call struct {
 	Report *engine.Report
 	Name   string
 	run    *Run
-	file   string
+	// file is the module whose top-level code is running (the plan, or
+	// the module being loaded): relative paths resolve against it.
+	file string
+	// site is the file of the call itself, for hints.
+	site string
 	// builtin is the declaration of the called builtin.
 	builtin Builtin
 }
@@ -234,9 +239,56 @@ func (c *Call) Fail(err error) error {
 
 // Path resolves a path written in a plan: "//x" is relative to the project
 // root, an absolute path stays, anything else is relative to the directory
-// of the plan file that contains the call.
+// of the module whose top-level code is running: the plan being run, or the
+// module being loaded. A helper function defined in a loaded module and
+// called from the plan resolves its callers' relative paths against the
+// plan, so a team's deploy_service(name, chart, values) helper can take
+// paths from its callers (Tilt's rule; Bazel resolves labels passed to a
+// macro against the calling package likewise).
 func (c *Call) Path(p string) string {
 	return ResolvePath(c.run.Root, c.file, p)
+}
+
+// PathHint explains a path that does not exist: which file relative paths
+// resolve against, and where else the path exists (relative to the file of
+// the call itself, or to the project root), written as it would work. ""
+// when the path exists or is absolute.
+func (c *Call) PathHint(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return ""
+	}
+	if _, err := os.Stat(c.Path(p)); err == nil {
+		return ""
+	}
+	if strings.HasPrefix(p, "//") {
+		return ""
+	}
+	hint := fmt.Sprintf("relative paths resolve against %s, the file whose top-level code is running", c.file)
+	for _, base := range []string{c.site, ""} {
+		var abs string
+		if base == "" {
+			abs = filepath.Join(c.run.Root, filepath.FromSlash(p))
+		} else if base != c.file {
+			abs = ResolvePath(c.run.Root, base, p)
+		} else {
+			continue
+		}
+		if _, err := os.Stat(abs); err == nil {
+			if rel, err := filepath.Rel(c.run.Root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				return hint + fmt.Sprintf("; it exists at //%s (write that to name it from anywhere)", filepath.ToSlash(rel))
+			}
+		}
+	}
+	return hint
+}
+
+// topFile is the module whose top-level code makes a call at pos with the
+// enclosing frames stack (outermost first).
+func topFile(pos trace.Pos, stack []trace.Frame) string {
+	if len(stack) > 0 && stack[0].Pos.File != "" {
+		return stack[0].Pos.File
+	}
+	return pos.File
 }
 
 // ResolvePath resolves p as Call.Path does, for a call in file (relative to
@@ -292,7 +344,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 		if err != nil {
 			return nil, err
 		}
-		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: pos.File, builtin: b}
+		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: topFile(pos, stack), site: pos.File, builtin: b}
 		var result starlark.Value
 		err = run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
 			c.Ctx, c.Report = ctx, r
@@ -347,7 +399,7 @@ func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Ste
 		th := &starlark.Thread{Name: "step " + step.ID, Print: thread.Print, Load: thread.Load}
 		SetRun(th, run)
 		SetClock(th, run.Engine)
-		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: step.Pos.File, builtin: b}
+		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: topFile(step.Pos, step.Stack), site: step.Pos.File, builtin: b}
 		v, err := b.Fn(c, a, k)
 		fut.val = v
 		return err

@@ -145,7 +145,7 @@ func readFile(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	}
 	data, err := os.ReadFile(c.Path(path))
 	if err != nil {
-		return nil, exit.Errorf(exit.Usage, "read_file: %s: %v", path, unwrapPathError(err))
+		return nil, exit.Errorf(exit.Usage, "read_file: %s: %v", path, unwrapPathError(err)).WithHint("%s", c.PathHint(path))
 	}
 	c.Report.Summary = fmt.Sprintf("read %s (%d bytes)", path, len(data))
 	return starlark.String(data), nil
@@ -158,7 +158,7 @@ func readYAML(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	}
 	data, err := os.ReadFile(c.Path(path))
 	if err != nil {
-		return nil, exit.Errorf(exit.Usage, "read_yaml: %s: %v", path, unwrapPathError(err))
+		return nil, exit.Errorf(exit.Usage, "read_yaml: %s: %v", path, unwrapPathError(err)).WithHint("%s", c.PathHint(path))
 	}
 	var docs []any
 	for i, doc := range splitYAML(data) {

@@ -6,6 +6,7 @@
 package helm
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 
@@ -263,7 +264,7 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		Atomic:          atomic,
 	})
 	if err != nil {
-		return nil, c.Fail(err)
+		return nil, withPathHint(c, c.Fail(err), &ca)
 	}
 	c.Report.Summary = res.Summary()
 	c.Report.Detail = res
@@ -271,6 +272,39 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		c.Report.Change(ch)
 	}
 	return NewReleaseValue(res.Release, nil, res.Planned || res.Offline, stepID(c)), nil
+}
+
+// withPathHint adds, to an error of a call whose chart or values file does
+// not exist, where relative paths resolve and where the file is.
+func withPathHint(c *builtins.Call, err error, ca *chartArgs) error {
+	var xe *exit.Error
+	if !errors.As(err, &xe) || xe.Hint != "" {
+		return err
+	}
+	paths := []string{}
+	if ca.repo == "" && !strings.HasPrefix(ca.chart, "oci://") {
+		paths = append(paths, ca.chart)
+	}
+	if l, ok := ca.values.(starlark.Iterable); ok {
+		it := l.Iterate()
+		defer it.Done()
+		var e starlark.Value
+		for it.Next(&e) {
+			if s, ok := starlark.AsString(e); ok {
+				paths = append(paths, s)
+			}
+		}
+	} else if s, ok := starlark.AsString(ca.values); ok {
+		paths = append(paths, s)
+	}
+	for _, p := range paths {
+		if h := c.PathHint(p); h != "" {
+			cp := *xe
+			cp.Hint = p + ": " + h
+			return &cp
+		}
+	}
+	return err
 }
 
 // installChange is the change an install or upgrade made (would make);
@@ -393,7 +427,7 @@ func template(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	}
 	res, err := c.Engine.Releases().Template(c.Ctx, ih.TemplateRequest{Release: release, Namespace: namespace, Chart: ca.source(c), Values: vals})
 	if err != nil {
-		return nil, c.Fail(err)
+		return nil, withPathHint(c, c.Fail(err), &ca)
 	}
 	c.Report.Summary = res.Summary()
 	out := make([]starlark.Value, 0, len(res.Objects))

@@ -147,6 +147,9 @@ func objects(c *builtins.Call, manifest starlark.Value, file string) ([]*unstruc
 		path := c.Path(file)
 		f, err := os.Open(path)
 		if err != nil {
+			if h := c.PathHint(file); h != "" {
+				return nil, fmt.Errorf("file: %w (%s)", err, h)
+			}
 			return nil, fmt.Errorf("file: %w", err)
 		}
 		defer f.Close()

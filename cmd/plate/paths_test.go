@@ -1,0 +1,44 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A plan in a fresh directory outside any repository, with a helper module
+// that takes paths from its callers: relative paths resolve against the
+// module whose top-level code is running (the plan), not the helper's file;
+// // paths name the project root; a path that is not found says where
+// relative paths resolve and where the file is.
+func TestHelperTakesCallerRelativePaths(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		".plateroot":          "",
+		"lib/deploy.star":     "def deploy(name, values):\n    return read_yaml(values)[name]\n",
+		"teams/a/plan.star":   "load(\"//lib/deploy.star\", \"deploy\")\nprint(\"replicas\", deploy(\"web\", \"values.yaml\"))\n",
+		"teams/a/values.yaml": "web: 3\n",
+		"teams/b/plan.star":   "load(\"//lib/deploy.star\", \"deploy\")\nprint(deploy(\"web\", \"shared.yaml\"))\n",
+		"lib/shared.yaml":     "web: 1\n",
+		"teams/c/plan.star":   "load(\"//lib/deploy.star\", \"deploy\")\nprint(\"root\", deploy(\"web\", \"//lib/shared.yaml\"))\n",
+		"teams/a/unused.star": "",
+		"lib/values.yaml":     "web: 99\n",
+	})
+	r := runPlate(t, "", false, "run", "--dry-run", "--offline", filepath.Join(root, "teams/a/plan.star"))
+	if r.code != 0 || !strings.Contains(r.out, "replicas 3") {
+		t.Fatalf("caller-relative path: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	r = runPlate(t, "", false, "run", "--dry-run", "--offline", filepath.Join(root, "teams/c/plan.star"))
+	if r.code != 0 || !strings.Contains(r.out, "root 1") {
+		t.Fatalf("// path: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	r = runPlate(t, "", false, "run", "--dry-run", "--offline", filepath.Join(root, "teams/b/plan.star"))
+	if r.code != 2 || !strings.Contains(r.errOut, "read_yaml: shared.yaml: no such file or directory") ||
+		!strings.Contains(r.errOut, "relative paths resolve against teams/b/plan.star, the file whose top-level code is running; it exists at //lib/shared.yaml") {
+		t.Errorf("missing path: exit %d\n%s", r.code, r.errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "teams/b/shared.yaml")); err == nil {
+		t.Fatal("test setup")
+	}
+}
