@@ -1,0 +1,242 @@
+package helm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chart"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// testChart names a chart of internal/helm/testdata/charts.
+func testChart(name string) ChartSource {
+	return ChartSource{Chart: name, Path: filepath.Join("testdata", "charts", name)}
+}
+
+// readerDocuments splits stream with the Kubernetes YAML reader itself,
+// the separator that opens the stream taken off the first document.
+func readerDocuments(t *testing.T, stream string) []string {
+	t.Helper()
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(stream)))
+	var out []string
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(doc, []byte("---")) {
+			_, doc, _ = bytes.Cut(doc, []byte("\n"))
+		}
+		out = append(out, string(doc))
+	}
+}
+
+// Manifests are split as Helm's kube client reads them: by the YAML
+// reader, every document kept byte for byte (a block scalar that ends a
+// document keeps its final newline).
+func TestSplitDocuments(t *testing.T) {
+	for name, stream := range map[string]string{
+		"helm manifest": "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\ndata:\n  s: |\n    x\n---\n# Source: c/templates/b.yaml\napiVersion: v1\nkind: Secret\n",
+		"no separator":  "apiVersion: v1\nkind: ConfigMap\ndata:\n  s: |\n    x\n",
+		"leading only":  "--- # a comment\napiVersion: v1\nkind: ConfigMap\n",
+		"no newline":    "apiVersion: v1\nkind: ConfigMap\n---\nkind: Secret",
+		"blank docs":    "---\n---\n\n---\n# only a comment\n",
+		"crlf":          "a: 1\r\n---\r\nb: 2\r\n",
+		"dashes inside": "data:\n  s: |\n    ---- not a separator (indented)\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			docs, err := splitDocuments([]byte(stream))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range docs {
+				got = append(got, string(d))
+			}
+			if d := cmp.Diff(readerDocuments(t, stream), got); d != "" {
+				t.Errorf("documents differ from the YAML reader's (-reader +split):\n%s", d)
+			}
+		})
+	}
+	for _, bad := range []string{"---foo\na: 1\n", "a: 1\n--- b: 2\n"} {
+		if _, err := splitDocuments([]byte(bad)); err == nil || !strings.Contains(err.Error(), "invalid Yaml document separator") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
+
+// What the skim keeps decodes to what the whole document says about the
+// object's identity and, for a CRD, the kind it defines.
+func TestSkim(t *testing.T) {
+	docs := map[string]string{
+		"plain": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: prod
+  annotations:
+    helm.sh/resource-policy: keep
+data:
+  config.yaml: |
+    metadata:
+      name: not-this
+    kind: NotThis
+`,
+		"compact sequence value": `kind: List
+items:
+- kind: NotThis
+- apiVersion: v9
+apiVersion: v1
+metadata: {name: list}
+`,
+		"quoted keys and comments": `"apiVersion": v1
+# kind: NotThis
+'kind': Service
+spec:
+  # metadata: no
+  ports: [{port: 80}]
+"metadata":
+  "name": svc # a comment
+`,
+		"flow document": `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json"}}`,
+		"crd": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.test.plate.dev
+spec:
+  group: test.plate.dev
+  names: {kind: Gadget, plural: gadgets}
+  scope: Cluster
+  versions:
+  - schema:
+      openAPIV3Schema:
+        description: |
+          schema:
+            versions: [nope]
+        type: object
+    name: v1beta1
+    served: true
+  - name: v1
+    schema:
+      openAPIV3Schema: {type: object}
+    additionalPrinterColumns:
+    - name: Age
+      jsonPath: .metadata.creationTimestamp
+    served: true
+`,
+		"old crd": `apiVersion: apiextensions.k8s.io/v1beta1
+kind: CustomResourceDefinition
+metadata: {name: olds.test.plate.dev}
+spec:
+  group: test.plate.dev
+  version: v1alpha1
+  names:
+    kind: Old
+  validation:
+    openAPIV3Schema:
+      properties:
+        spec: {type: object}
+`,
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			whole, err := decodeYAML([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, ok := decodeSkimmed([]byte(doc), keepHead)
+			if name == "flow document" {
+				if ok {
+					t.Errorf("a flow document was skimmed: %v", head)
+				}
+				return
+			}
+			if !ok {
+				t.Fatal("not skimmed")
+			}
+			want := map[string]any{}
+			for _, k := range []string{"apiVersion", "kind", "metadata"} {
+				if v, ok := whole[k]; ok {
+					want[k] = v
+				}
+			}
+			if d := cmp.Diff(want, head); d != "" {
+				t.Errorf("head (-whole +skimmed):\n%s", d)
+			}
+			wantKind, wantOK := crdKindOf(whole)
+			for _, keep := range []func(int, string) bool{keepCRDKind, keepCRDHead} {
+				m, ok := decodeSkimmed([]byte(doc), keep)
+				if !ok {
+					t.Fatal("not skimmed for the CRD's kind")
+				}
+				k, kok := crdKindOf(m)
+				if kok != wantOK || !reflect.DeepEqual(k, wantKind) {
+					t.Errorf("CRD kind %+v %v, want %+v %v", k, kok, wantKind, wantOK)
+				}
+			}
+		})
+	}
+	// The schema is what is left out.
+	part, _ := skim([]byte(docs["crd"]), keepCRDKind)
+	if strings.Contains(string(part), "openAPIV3Schema") || strings.Contains(string(part), "creationTimestamp") || strings.Contains(string(part), "gadgets.test.plate.dev") {
+		t.Errorf("skim kept more than the CRD's kind:\n%s", part)
+	}
+}
+
+// A ConfigMap whose document ends with a block scalar keeps the scalar's
+// final newline, as Helm installs it; a document that changes by that
+// newline only is changed, the same document unchanged.
+func TestBlockScalarNewline(t *testing.T) {
+	c := offlineClient(t)
+	res, err := c.Template(context.Background(), TemplateRequest{Release: "r", Chart: testChart("blockscalar")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := res.Objects[0]["data"].(map[string]any)
+	if got, want := data["start.sh"], "#!/bin/sh\necho hello\n"; got != want {
+		t.Errorf("start.sh = %q, want %q", got, want)
+	}
+	render := func(chomp string) []*object {
+		t.Helper()
+		rel, err := c.renderClientOnly("r", "default", mustLoad(t, c, "blockscalar"), map[string]any{"chomp": chomp}, "v1.37.2", nil, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := parseManifest(rel.Manifest, nil, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs
+	}
+	keep, strip := render(""), render("-")
+	if d := diffObjects(keep, render(""), nil); !d.Empty() {
+		t.Errorf("the same render differs: %+v", d)
+	}
+	d := diffObjects(keep, strip, nil)
+	if d.Count(Changed) != 1 {
+		t.Fatalf("final newline dropped: %+v", d)
+	}
+	if text := d.Objects[0].Diff; !strings.Contains(text, "-  start.sh: |") || !strings.Contains(text, "+  start.sh: |-") {
+		t.Errorf("diff:\n%s", text)
+	}
+}
+
+func mustLoad(t *testing.T, c *Client, name string) *chart.Chart {
+	t.Helper()
+	ch, err := c.LoadChart(context.Background(), testChart(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
