@@ -21,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
@@ -97,6 +98,15 @@ func (c *Client) LoadChart(ctx context.Context, src ChartSource) (*chart.Chart, 
 		}
 	}
 	return ch, nil
+}
+
+// prepareChart applies the chart's dependency conditions, tags and
+// import-values for vals, as Helm does before rendering: subcharts that
+// are disabled leave the chart, so that its CRDs (crds/) are those Helm
+// would install. Helm does it again when it renders, which changes nothing
+// more.
+func prepareChart(ch *chart.Chart, vals map[string]any) error {
+	return chartutil.ProcessDependenciesWithMerge(ch, vals)
 }
 
 func (c *Client) localChart(src ChartSource) (*chart.Chart, error) {

@@ -193,8 +193,14 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if err != nil {
 		return nil, err
 	}
+	if err := prepareChart(ch, vals); err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	// The CRDs Helm would install first: those of the chart's crds/ and of
+	// its enabled subcharts'.
+	chartCRDs := crdKinds(ch, nil)
 	if c.opts.Offline {
-		return c.installOffline(req, ch, vals, crdKinds(ch, nil))
+		return c.installOffline(req, ch, vals, chartCRDs)
 	}
 	cfg, kc, done, err := c.config(ctx, req.Namespace)
 	if err != nil {
@@ -232,14 +238,13 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	// Render first, in every pass: in dry passes this is the whole job,
 	// in the run pass it decides whether an upgrade changes anything and
 	// makes every chart or values error a usage error before any write.
-	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade)
+	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade, chartCRDs)
 	if err != nil {
 		return nil, c.renderErr(kc, req.Chart, err)
 	}
 	res.Notes = notes
 	// The manifest is parsed once: its objects serve the diff, the planned
 	// world, the summary and the trace.
-	chartCRDs := crdKinds(ch, nil)
 	scope := c.scope(kc.Mapper, chartCRDs)
 	next, err := parseManifest(rendered.Manifest, scope, req.Namespace)
 	if err != nil {
@@ -390,7 +395,7 @@ func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kub
 // kinds whose CRDs the chart itself (or an earlier step of this pass)
 // brings, it renders client-only with the cluster's capabilities plus those
 // kinds instead, and says so in the notes.
-func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool) (*release.Release, []string, error) {
+func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool, chartCRDs []crdKind) (*release.Release, []string, error) {
 	var rel *release.Release
 	var err error
 	if upgrade {
@@ -417,7 +422,7 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 	if len(missing) == 0 {
 		return nil, nil, err
 	}
-	known := c.knownCRDs(crdKinds(ch, nil), !upgrade)
+	known := c.knownCRDs(chartCRDs, !upgrade)
 	var extra []crdKind
 	for _, m := range missing {
 		k, ok := known[m]
@@ -461,9 +466,9 @@ func missingKinds(err error) []string {
 }
 
 // knownCRDs are the kinds that CRDs planned earlier in this pass define,
-// plus, for an install, chartCRDs: those of the chart's crds/ directory
-// (which Helm installs before the rest of an install, but never on an
-// upgrade). CRDs among a chart's templates do
+// plus, for an install, chartCRDs: those of the crds/ directories of the
+// chart and its enabled subcharts (which Helm installs before the rest of
+// an install, but never on an upgrade). CRDs among a chart's templates do
 // not count for the chart itself: Helm maps every object before it creates
 // any, so their custom resources cannot be in the same release.
 func (c *Client) knownCRDs(chartCRDs []crdKind, install bool) map[string]crdKind {
@@ -516,6 +521,10 @@ func (c *Client) renderClientOnly(name, namespace string, ch *chart.Chart, vals 
 	return inst.Run(ch, vals)
 }
 
+// installOffline renders client-only, as an install would render once
+// Helm has installed the CRDs of the chart's crds/ (chartCRDs): their API
+// versions are among the capabilities, with those of CRDs planned earlier
+// in the pass.
 func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[string]any, chartCRDs []crdKind) (*InstallResult, error) {
 	known := c.knownCRDList(chartCRDs)
 	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(known), false, false)

@@ -240,3 +240,101 @@ func mustLoad(t *testing.T, c *Client, name string) *chart.Chart {
 	}
 	return ch
 }
+
+// The CRDs of a subchart disabled by its condition are neither rendered,
+// nor planned, nor among the capabilities; those of an enabled one are
+// what helm template renders, and among the capabilities of an install
+// only (Helm installs them before it renders; helm template does not).
+func TestSubchartCRDs(t *testing.T) {
+	ctx := context.Background()
+	caps := func(objs []map[string]any) map[string]any {
+		for _, o := range objs {
+			if o["kind"] == "ConfigMap" {
+				return o["data"].(map[string]any)
+			}
+		}
+		t.Fatal("no ConfigMap")
+		return nil
+	}
+	for _, enabled := range []bool{false, true} {
+		vals := Values{Set: map[string]any{"gadgets.enabled": enabled}}
+		c := offlineClient(t)
+		res, err := c.Template(ctx, TemplateRequest{Release: "r", Chart: testChart("subcrds"), Values: vals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res.Refs {
+			got = append(got, r.String())
+		}
+		want := []string{"ConfigMap/default/r-capabilities"}
+		if enabled {
+			want = []string{"CustomResourceDefinition/gadgets.gadgets.test.plate.dev", "ConfigMap/default/r-capabilities", "Gadget/r-gadget"}
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("enabled=%v: template objects (-want +got):\n%s", enabled, d)
+		}
+		if d := caps(res.Objects); d["gadgets"] != "false" || d["gadgetKind"] != "false" {
+			t.Errorf("enabled=%v: helm_template capabilities %v", enabled, d)
+		}
+
+		inst, err := c.Install(ctx, InstallRequest{Release: "r", Namespace: "default", Chart: testChart("subcrds"), Values: vals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(c.opts.Planned.Kinds())
+		if enabled && (n != 1 || c.opts.Planned.Kinds()[0].Kind != "Gadget") || !enabled && n != 0 {
+			t.Errorf("enabled=%v: planned kinds %+v", enabled, c.opts.Planned.Kinds())
+		}
+		objs, err := parseManifest(inst.Release.Manifest, nil, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cm map[string]any
+		for _, o := range objs {
+			if o.Kind == "ConfigMap" {
+				body, _ := o.Body()
+				cm = body["data"].(map[string]any)
+			}
+		}
+		want2 := map[string]any{"gadgets": "false", "gadgetKind": "false"}
+		if enabled {
+			want2 = map[string]any{"gadgets": "true", "gadgetKind": "true"}
+		}
+		if d := cmp.Diff(want2, cm); d != "" {
+			t.Errorf("enabled=%v: install capabilities (-want +got):\n%s", enabled, d)
+		}
+	}
+}
+
+// Preparing the chart before Helm does (for its CRDs) leaves the values
+// Helm computes unchanged: imports from a subchart, parent values winning.
+func TestImportValuesPreparedTwice(t *testing.T) {
+	for _, install := range []bool{false, true} {
+		c := offlineClient(t)
+		var objs []map[string]any
+		if install {
+			res, err := c.Install(context.Background(), InstallRequest{Release: "r", Namespace: "default", Chart: testChart("imports")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs, err := parseManifest(res.Release.Manifest, nil, "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := docs[0].Body()
+			objs = append(objs, body)
+		} else {
+			res, err := c.Template(context.Background(), TemplateRequest{Release: "r", Chart: testChart("imports")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs = res.Objects
+		}
+		// What helm template prints for this chart.
+		want := `{"c":{"deep":{"a":"child-a","b":"child-b"},"exports":{"data":{"imported":"yes-1"}},"global":{}},"fromChild":{"a":"child-a","b":"parent-wins"},"imported":"yes-1"}`
+		if got := objs[0]["data"].(map[string]any)["all"]; got != want {
+			t.Errorf("install=%v: values\n%s\nwant\n%s", install, got, want)
+		}
+	}
+}

@@ -17,9 +17,9 @@ type TemplateRequest struct {
 	KubeVersion string
 }
 
-// TemplateResult holds the rendered objects: the chart's CRDs (crds/),
-// then its manifest in install order, then its hooks, each decoded from
-// the bytes Helm installs.
+// TemplateResult holds the rendered objects: the chart's CRDs (crds/ of
+// the chart and of its enabled subcharts), then its manifest in install
+// order, then its hooks, each decoded from the bytes Helm installs.
 type TemplateResult struct {
 	Chart        string           `json:"chart"`
 	ChartVersion string           `json:"chart_version"`
@@ -33,7 +33,8 @@ func (r *TemplateResult) Summary() string {
 }
 
 // Template renders a chart client-only for the client's Kubernetes
-// version: no lookups, no cluster capabilities, nothing contacted.
+// version, as helm template does: no lookups, no cluster capabilities (the
+// chart's own CRDs are not among its API versions), nothing contacted.
 func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateResult, error) {
 	if req.Release == "" {
 		req.Release = "release-name"
@@ -56,8 +57,12 @@ func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateRe
 	if err != nil {
 		return nil, err
 	}
-	crds := crdKinds(ch, nil)
-	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, apiVersions(crds), false, false)
+	if err := prepareChart(ch, vals); err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	// Like helm template, the chart's own CRDs are not among the API
+	// versions templates see: nothing installed them.
+	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, nil, false, false)
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
 	}
@@ -71,7 +76,7 @@ func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateRe
 		}
 		objs = append(objs, docs...)
 	}
-	scope := c.scope(nil, crds)
+	scope := c.scope(nil, crdKinds(nil, objs))
 	for _, o := range objs {
 		o.scopeTo(scope, req.Namespace)
 	}
