@@ -91,6 +91,10 @@ func (c *Client) LoadChart(ctx context.Context, src ChartSource) (*chart.Chart, 
 	if err != nil {
 		return nil, err
 	}
+	if err := installable(ch); err != nil {
+		return nil, exit.Errorf(exit.Usage, "chart %s: %v", src, err).
+			WithHint("a library chart only lends templates to other charts: name an application chart that depends on it")
+	}
 	if reqs := ch.Metadata.Dependencies; len(reqs) > 0 {
 		if err := action.CheckDependencies(ch, reqs); err != nil {
 			return nil, exit.Errorf(exit.Usage, "chart %s: %v", src, err).
@@ -98,6 +102,16 @@ func (c *Client) LoadChart(ctx context.Context, src ChartSource) (*chart.Chart, 
 		}
 	}
 	return ch, nil
+}
+
+// installable refuses what Helm refuses to install or render: a chart
+// whose type is not application (a library chart), with Helm's words.
+func installable(ch *chart.Chart) error {
+	switch ch.Metadata.Type {
+	case "", "application":
+		return nil
+	}
+	return fmt.Errorf("%s charts are not installable", ch.Metadata.Type)
 }
 
 // prepareChart applies the chart's dependency conditions, tags and

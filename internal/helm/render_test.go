@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v3/pkg/chart"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/plate-dev/plate/internal/exit"
 )
 
 // testChart names a chart of internal/helm/testdata/charts.
@@ -336,5 +338,18 @@ func TestImportValuesPreparedTwice(t *testing.T) {
 		if got := objs[0]["data"].(map[string]any)["all"]; got != want {
 			t.Errorf("install=%v: values\n%s\nwant\n%s", install, got, want)
 		}
+	}
+}
+
+// A library chart is refused as Helm refuses it, before any render.
+func TestLibraryChart(t *testing.T) {
+	c := offlineClient(t)
+	_, err := c.Install(context.Background(), InstallRequest{Release: "r", Namespace: "default", Chart: testChart("library")})
+	if err == nil || !strings.Contains(err.Error(), "chart library: library charts are not installable") || exit.Code(err) != exit.Usage {
+		t.Errorf("install: %v (exit %d)", err, exit.Code(err))
+	}
+	_, err = c.Template(context.Background(), TemplateRequest{Chart: testChart("library")})
+	if err == nil || !strings.Contains(err.Error(), "library charts are not installable") {
+		t.Errorf("template: %v", err)
 	}
 }
