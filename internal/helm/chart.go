@@ -101,6 +101,7 @@ func (c *Client) LoadChart(ctx context.Context, src ChartSource) (*chart.Chart, 
 				WithHint("vendor the chart's dependencies into its charts/ directory (helm dependency build)")
 		}
 	}
+	exactChartValues(ch)
 	return ch, nil
 }
 

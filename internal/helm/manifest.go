@@ -3,9 +3,12 @@ package helm
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -268,12 +271,59 @@ func decodeSkimmed(doc []byte, keep func(int, string) bool) (map[string]any, boo
 	return m, true
 }
 
+// useNumber makes sigs.k8s.io/yaml's JSON step keep numbers as written.
+func useNumber(d *json.Decoder) *json.Decoder {
+	d.UseNumber()
+	return d
+}
+
 // decodeYAML decodes one YAML document into a map as sigs.k8s.io/yaml
-// does. A document that is empty or null is a nil map.
+// does (numbers are float64, as Helm reads values), except that an integer
+// beyond ±2^53, which a float64 cannot hold, stays an int64 of the same
+// value. A document that is empty or null is a nil map.
 func decodeYAML(doc []byte) (map[string]any, error) {
 	var m map[string]any
-	if err := yaml.Unmarshal(doc, &m); err != nil {
+	if err := yaml.Unmarshal(doc, &m, useNumber); err != nil {
 		return nil, err
 	}
+	for k, v := range m {
+		m[k] = exactNumbers(v)
+	}
 	return m, nil
+}
+
+// exactNumbers replaces the json.Numbers in v (in place for maps and
+// lists) by float64s, or int64s for integers beyond ±2^53.
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e)
+		}
+	case json.Number:
+		return numberValue(x)
+	}
+	return v
+}
+
+// maxExact is the largest integer every smaller integer of which a float64
+// holds exactly.
+const maxExact = 1 << 53
+
+func numberValue(n json.Number) any {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil && (i > maxExact || i < -maxExact) {
+			return i
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return f
 }

@@ -353,3 +353,34 @@ func TestLibraryChart(t *testing.T) {
 		t.Errorf("template: %v", err)
 	}
 }
+
+// Integers beyond 2^53 keep their value from the chart's values.yaml, a
+// values file and set= to the rendered objects; smaller numbers stay what
+// Helm makes of them (float64).
+func TestLargeIntegers(t *testing.T) {
+	c := offlineClient(t)
+	res, err := c.Template(context.Background(), TemplateRequest{
+		Release: "r", Chart: testChart("bigint"),
+		Values: Values{Files: []ValuesFile{vf("big.yaml")}, Set: map[string]any{"fromSet": int64(9007199254740997)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := res.Objects[0]["spec"].(map[string]any)
+	want := map[string]any{
+		"fromChart": int64(9007199254740993),
+		"fromFile":  int64(9007199254740995),
+		"fromSet":   int64(9007199254740997),
+		"small":     float64(3),
+		"literal":   int64(18014398509481985),
+	}
+	if d := cmp.Diff(want, spec); d != "" {
+		t.Errorf("spec (-want +got):\n%s", d)
+	}
+	// A change beyond float64's precision is a change.
+	live, _ := parseManifest("apiVersion: v1\nkind: Counter\nmetadata: {name: c}\nspec: {count: 9007199254740993}\n", nil, "")
+	next, _ := parseManifest("apiVersion: v1\nkind: Counter\nmetadata: {name: c}\nspec: {count: 9007199254740992}\n", nil, "")
+	if d := diffObjects(live, next, nil); d.Count(Changed) != 1 || !strings.Contains(d.Objects[0].Diff, "-  count: 9007199254740993") {
+		t.Errorf("diff: %+v %q", d, d.Objects[0].Diff)
+	}
+}
