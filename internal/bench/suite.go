@@ -25,11 +25,13 @@ import (
 // (Setup): plate built from this tree, the helm CLI, the stand-in mirror on
 // 127.0.0.1 and the environments.
 type Suite struct {
-	Root   string // the repository
-	Tmp    string // removed by Main
-	Plate  string // the plate binary
-	Helm   string // the helm binary
-	Mirror *standin.Server
+	Root  string // the repository
+	Tmp   string // removed by Main
+	Plate string // the plate binary
+	Helm  string // the helm binary
+	// PeakRSS is internal/bench/cmd/peakrss, for RunPeak.
+	PeakRSS string
+	Mirror  *standin.Server
 	// Cache is plate's XDG_CACHE_HOME and HelmHome helm's homes: both kept
 	// for the whole run, so both sides have warm chart caches after the
 	// warm-up.
@@ -94,8 +96,8 @@ func Setup(b *testing.B) *Suite {
 }
 
 // SetupTools returns the part of the suite that needs no control plane
-// (Root, Tmp, Plate, Helm, Cache, HelmHome, Version), making it the first
-// time: for the benchmarks that render offline.
+// (Root, Tmp, Plate, Helm, PeakRSS, Cache, HelmHome, Version), making it
+// the first time: for the benchmarks that render offline.
 func SetupTools(b *testing.B) *Suite {
 	b.Helper()
 	shared.toolsOnce.Do(func() { shared.toolsErr = setupTools(b, &shared.s) })
@@ -128,6 +130,9 @@ func setupTools(b *testing.B, s *Suite) error {
 		b.Logf("built plate in %s", Dur(time.Since(start)))
 	}
 	if s.Helm, err = helmcli.Binary(ctx, logWriter{b}); err != nil {
+		return err
+	}
+	if s.PeakRSS, err = BuildPeakRSS(ctx, s.Tmp); err != nil {
 		return err
 	}
 	s.Cache = filepath.Join(s.Tmp, "plate-cache")

@@ -31,9 +31,10 @@ const kubeVersion = "v1.37.2"
 // 130 objects, about 5 MB of manifest with the CRDs) with one plate
 // process, `plate run --dry-run --offline plan.star -o json` (plan: one
 // helm_install of the chart), and one `helm template observatory CHART
-// --include-crds` process, alternating which goes first. It reports the
-// wall time of each (median, min, max), the ratio of the medians
-// plate/helm (goal ≤ 0.8) and the peak RSS of both.
+// --include-crds` process, alternating which goes first, each started
+// through internal/bench/cmd/peakrss so that its peak RSS is its own. It
+// reports the wall time of each (median, min, max), the ratio of the
+// medians plate/helm (goal ≤ 0.8) and the peak RSS of both.
 //
 //	go test -run '^$' -bench CRDChart -benchtime 3x ./internal/bench/renderbench/
 func BenchmarkCRDChart(b *testing.B) {
@@ -46,11 +47,11 @@ func BenchmarkCRDChart(b *testing.B) {
 	helmArgs := []string{"template", "observatory", chart, "--include-crds", "--namespace", "monitoring", "--kube-version", kubeVersion}
 	once := func(helmFirst bool) (p, h bench.Proc) {
 		if helmFirst {
-			h = bench.Run(ctx, dir, helmcli.Env(s.HelmHome), s.Helm, helmArgs...)
+			h = bench.RunPeak(ctx, s.PeakRSS, dir, helmcli.Env(s.HelmHome), s.Helm, helmArgs...)
 		}
-		p = bench.Run(ctx, dir, bench.PlateEnv(s.Cache), s.Plate, plateArgs...)
+		p = bench.RunPeak(ctx, s.PeakRSS, dir, bench.PlateEnv(s.Cache), s.Plate, plateArgs...)
 		if !helmFirst {
-			h = bench.Run(ctx, dir, helmcli.Env(s.HelmHome), s.Helm, helmArgs...)
+			h = bench.RunPeak(ctx, s.PeakRSS, dir, helmcli.Env(s.HelmHome), s.Helm, helmArgs...)
 		}
 		bench.Mustf(b, p.Failed(), "plate")
 		bench.Mustf(b, h.Failed(), "helm template")
