@@ -28,7 +28,8 @@ func (Plugin) Name() string { return "helm" }
 
 const chartArgsDoc = "- `chart`: a chart directory or packaged `.tgz` (relative to the plan file, or `//` from the project root); " +
 	"an `oci://registry/path/chart` reference; or a chart name in `repo`, an http(s) chart repository URL " +
-	"(or an `oci://` prefix). `alias/name` also finds a repository added with `helm repo add`.\n" +
+	"(or an `oci://` prefix). `alias/name` also finds a repository added with `helm repo add`. A library chart " +
+	"is refused, as Helm refuses it.\n" +
 	"- `version`: an exact chart version or a semver range for repository and OCI charts (default: the latest " +
 	"stable version); for a local chart it must equal the chart's version.\n" +
 	"- `values`: values files (a path or a list of paths, relative like `chart`), applied in order: a later file wins.\n" +
@@ -37,7 +38,8 @@ const chartArgsDoc = "- `chart`: a chart directory or packaged `.tgz` (relative 
 	"nested dicts are literal. Values keep their Starlark types (unlike `helm --set`); `secret()` values work and are " +
 	"never shown.\n" +
 	"- Values are checked against the chart's `values.schema.json`. A missing values file or a YAML error names the " +
-	"file and line."
+	"file and line. Numbers in values files and the chart's values.yaml are read as Helm reads them, except that " +
+	"integers beyond 2^53 keep their exact value."
 
 // Builtins lists the family.
 func (Plugin) Builtins() []builtins.Builtin {
@@ -82,7 +84,11 @@ against the cluster without writing (lookups and capabilities from the live API,
 validated by its OpenAPI schema) and diffed with the deployed revision: ` + "`would install …`" + `,
 ` + "`would upgrade rev 4→5 (…)`" + `; ` + "`-v`" + ` shows each object and a unified diff of those that
 change, with Secret data always hidden. With --offline the chart is rendered
-client-only for --kube-version and no release is read.`,
+client-only for --kube-version and no release is read. Renders without the cluster
+(--offline, or the kinds of the chart's own CRDs are not in the cluster yet) see the API
+versions of the CRDs Helm installs before an install (the crds/ of the chart and of its
+subcharts that are enabled) and of those planned earlier in the pass. The objects, the
+diff and the "unchanged" check read each rendered document exactly as Helm applies it.`,
 			Fn: install,
 		},
 		{
@@ -132,8 +138,9 @@ order, then its hooks. For plans that inspect what a chart makes.
 - ` + "`release`" + `: the release name the templates see (default "release-name").
 - ` + "`namespace`" + `: the namespace they see (default: ` + "`-n`" + `, else the context's, else "default").
 
-Templates see Kubernetes --kube-version (default ` + kube.DefaultVersion + `) and no live
-objects (lookup returns nothing).`,
+Templates see Kubernetes --kube-version (default ` + kube.DefaultVersion + `), no live
+objects (lookup returns nothing) and, as with helm template, not the API versions of the
+chart's own CRDs. The CRDs are those of the chart's crds/ and of its enabled subcharts'.`,
 			Fn: template,
 		},
 	}

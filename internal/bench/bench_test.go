@@ -93,3 +93,56 @@ func TestWriteScalePlan(t *testing.T) {
 		}
 	}
 }
+
+// The generated CRD-heavy chart has its size class: 10 CRDs of a few
+// hundred KB, about 5 MB in all.
+func TestWriteCRDChart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 5 MB")
+	}
+	dir := t.TempDir()
+	plan, chart, err := WriteCRDChartProject(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(plan); err != nil || !strings.Contains(string(data), `helm_install("observatory", "//observatory"`) {
+		t.Fatalf("plan: %s %v", data, err)
+	}
+	crds, err := filepath.Glob(filepath.Join(chart, "charts", "observatory-crds", "crds", "*.yaml"))
+	if err != nil || len(crds) != CRDChartCRDs {
+		t.Fatalf("crds: %v %v", crds, err)
+	}
+	var crdBytes, total int64
+	for _, f := range crds {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() < 150<<10 || info.Size() > 600<<10 {
+			t.Errorf("%s: %d bytes", filepath.Base(f), info.Size())
+		}
+		crdBytes += info.Size()
+	}
+	err = filepath.Walk(chart, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total < 4<<20 || total > 6<<20 {
+		t.Errorf("chart of %d bytes (CRDs %d), want about 5 MB", total, crdBytes)
+	}
+	// Generated deterministically.
+	again, err := WriteCRDChart(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(crds[3])
+	b, _ := os.ReadFile(filepath.Join(again, "charts", "observatory-crds", "crds", filepath.Base(crds[3])))
+	if string(a) != string(b) {
+		t.Error("two generated charts differ")
+	}
+}

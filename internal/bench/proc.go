@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,43 @@ func Run(ctx context.Context, dir string, env []string, name string, args ...str
 		}
 	}
 	return p
+}
+
+// RunPeak runs name like Run, but through the peakrss command (the binary
+// at peakrss, see BuildPeakRSS), so that MaxRSS is the process' own peak:
+// a process this large test binary starts directly reports at least the
+// test binary's resident set (internal/bench/cmd/peakrss says why). Wall
+// includes peakrss' own start, about a millisecond.
+func RunPeak(ctx context.Context, peakrss, dir string, env []string, name string, args ...string) Proc {
+	f, err := os.CreateTemp("", "plate-bench-rss-")
+	if err != nil {
+		return Proc{Args: append([]string{filepath.Base(name)}, args...), Err: err}
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	p := Run(ctx, dir, env, peakrss, append([]string{"-o", f.Name(), name}, args...)...)
+	p.Args = append([]string{filepath.Base(name)}, args...)
+	p.MaxRSS = 0
+	if data, err := os.ReadFile(f.Name()); err == nil {
+		p.MaxRSS, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	}
+	return p
+}
+
+// BuildPeakRSS builds internal/bench/cmd/peakrss into dir and returns its
+// path.
+func BuildPeakRSS(ctx context.Context, dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "peakrss")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./internal/bench/cmd/peakrss")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./internal/bench/cmd/peakrss: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // RepoRoot is the root of plate's repository (the directory of its go.mod).

@@ -25,11 +25,13 @@ import (
 // (Setup): plate built from this tree, the helm CLI, the stand-in mirror on
 // 127.0.0.1 and the environments.
 type Suite struct {
-	Root   string // the repository
-	Tmp    string // removed by Main
-	Plate  string // the plate binary
-	Helm   string // the helm binary
-	Mirror *standin.Server
+	Root  string // the repository
+	Tmp   string // removed by Main
+	Plate string // the plate binary
+	Helm  string // the helm binary
+	// PeakRSS is internal/bench/cmd/peakrss, for RunPeak.
+	PeakRSS string
+	Mirror  *standin.Server
 	// Cache is plate's XDG_CACHE_HOME and HelmHome helm's homes: both kept
 	// for the whole run, so both sides have warm chart caches after the
 	// warm-up.
@@ -44,6 +46,9 @@ var shared struct {
 	once sync.Once
 	s    Suite
 	err  error
+
+	toolsOnce sync.Once
+	toolsErr  error
 
 	mu      sync.Mutex
 	reports []string
@@ -82,6 +87,7 @@ func Setup(b *testing.B) *Suite {
 	if testing.Short() {
 		b.Skip("end-to-end benchmark: needs the local control plane; skipped under -short")
 	}
+	SetupTools(b)
 	shared.once.Do(func() { shared.err = setup(b, &shared.s) })
 	if shared.err != nil {
 		b.Fatal(shared.err)
@@ -89,7 +95,19 @@ func Setup(b *testing.B) *Suite {
 	return &shared.s
 }
 
-func setup(b *testing.B, s *Suite) error {
+// SetupTools returns the part of the suite that needs no control plane
+// (Root, Tmp, Plate, Helm, PeakRSS, Cache, HelmHome, Version), making it
+// the first time: for the benchmarks that render offline.
+func SetupTools(b *testing.B) *Suite {
+	b.Helper()
+	shared.toolsOnce.Do(func() { shared.toolsErr = setupTools(b, &shared.s) })
+	if shared.toolsErr != nil {
+		b.Fatal(shared.toolsErr)
+	}
+	return &shared.s
+}
+
+func setupTools(b *testing.B, s *Suite) error {
 	ctx := context.Background()
 	root, err := RepoRoot()
 	if err != nil {
@@ -114,7 +132,19 @@ func setup(b *testing.B, s *Suite) error {
 	if s.Helm, err = helmcli.Binary(ctx, logWriter{b}); err != nil {
 		return err
 	}
-	if _, err := localcluster.EnsureBinaries(ctx, localcluster.BuildOptions{Log: logWriter{b}}); err != nil {
+	if s.PeakRSS, err = BuildPeakRSS(ctx, s.Tmp); err != nil {
+		return err
+	}
+	s.Cache = filepath.Join(s.Tmp, "plate-cache")
+	s.HelmHome = filepath.Join(s.Tmp, "helm-home")
+	return nil
+}
+
+func setup(b *testing.B, s *Suite) error {
+	ctx := context.Background()
+	root := s.Root
+	var err error
+	if _, err = localcluster.EnsureBinaries(ctx, localcluster.BuildOptions{Log: logWriter{b}}); err != nil {
 		return err
 	}
 	if s.Staging, err = platform.Load(filepath.Join(root, "environments", "staging.yaml")); err != nil {
@@ -130,8 +160,6 @@ func setup(b *testing.B, s *Suite) error {
 	if s.Mirror, err = standin.Serve(mirrorDir, "127.0.0.1:0"); err != nil {
 		return err
 	}
-	s.Cache = filepath.Join(s.Tmp, "plate-cache")
-	s.HelmHome = filepath.Join(s.Tmp, "helm-home")
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
@@ -90,13 +91,37 @@ func (c *Client) LoadChart(ctx context.Context, src ChartSource) (*chart.Chart, 
 	if err != nil {
 		return nil, err
 	}
+	if err := installable(ch); err != nil {
+		return nil, exit.Errorf(exit.Usage, "chart %s: %v", src, err).
+			WithHint("a library chart only lends templates to other charts: name an application chart that depends on it")
+	}
 	if reqs := ch.Metadata.Dependencies; len(reqs) > 0 {
 		if err := action.CheckDependencies(ch, reqs); err != nil {
 			return nil, exit.Errorf(exit.Usage, "chart %s: %v", src, err).
 				WithHint("vendor the chart's dependencies into its charts/ directory (helm dependency build)")
 		}
 	}
+	exactChartValues(ch)
 	return ch, nil
+}
+
+// installable refuses what Helm refuses to install or render: a chart
+// whose type is not application (a library chart), with Helm's words.
+func installable(ch *chart.Chart) error {
+	switch ch.Metadata.Type {
+	case "", "application":
+		return nil
+	}
+	return fmt.Errorf("%s charts are not installable", ch.Metadata.Type)
+}
+
+// prepareChart applies the chart's dependency conditions, tags and
+// import-values for vals, as Helm does before rendering: subcharts that
+// are disabled leave the chart, so that its CRDs (crds/) are those Helm
+// would install. Helm does it again when it renders, which changes nothing
+// more.
+func prepareChart(ch *chart.Chart, vals map[string]any) error {
+	return chartutil.ProcessDependenciesWithMerge(ch, vals)
 }
 
 func (c *Client) localChart(src ChartSource) (*chart.Chart, error) {

@@ -713,3 +713,46 @@ spec:
 		t.Errorf("release after the atomic timeout: %+v %v", info, err)
 	}
 }
+
+// A chart whose ConfigMap ends with a block scalar installs it with its
+// final newline (what plate rendered is what the API server has), an
+// upgrade that changes nothing is unchanged, and one that drops only that
+// newline changes the ConfigMap.
+func TestBlockScalarUpgrade(t *testing.T) {
+	lc := localcluster.ForTest(t)
+	ns := lc.TestNamespace(t)
+	ctx := context.Background()
+	kcfg := lc.KubeconfigPath()
+	big := int64(9007199254740993)
+	req := InstallRequest{Release: "scripts", Namespace: ns, Chart: testChart("blockscalar"), Values: Values{Set: map[string]any{"big": big}}}
+	if _, err := pass(t, kcfg, true).Install(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := lc.Clientset().CoreV1().ConfigMaps(ns).Get(ctx, "scripts-scripts", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cm.Data["start.sh"], "#!/bin/sh\necho hello\n"; got != want {
+		t.Errorf("installed start.sh %q, want %q", got, want)
+	}
+	for _, live := range []bool{false, true} {
+		w := lc.BeginAudit()
+		res, err := pass(t, kcfg, live).Install(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := res.Summary(), "unchanged rev 1"; got != want {
+			t.Errorf("live=%v: the same request again: %q, want %q", live, got, want)
+		}
+		noWrites(t, lc, w)
+	}
+	strip := req
+	strip.Values.Set = map[string]any{"big": big, "chomp": "-"}
+	res, err := pass(t, kcfg, false).Install(ctx, strip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Summary(), "would upgrade rev 1→2 (1 changed, 0 added, 0 removed; values changed)"; got != want {
+		t.Errorf("final newline dropped: %q, want %q\n%s", got, want, res.Text())
+	}
+}

@@ -1,7 +1,9 @@
 package helm
 
 import (
+	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -93,11 +95,12 @@ func (d Diff) Text() string {
 }
 
 // diffObjects compares the live objects with the new ones. Objects are
-// matched by group, kind, namespace and name; the diff of a changed object
-// is computed on normalised YAML with Secret data redacted and every
-// string of secrets replaced by <redacted>.
-func diffObjects(live, next []object, secrets []string) Diff {
-	old := make(map[string]object, len(live))
+// matched by group, kind, namespace and name. Documents with the same bytes
+// are unchanged without being decoded; others are compared decoded, and
+// the diff of a changed object is computed on normalised YAML with Secret
+// data redacted and every string of secrets replaced by <redacted>.
+func diffObjects(live, next []*object, secrets []string) Diff {
+	old := make(map[string]*object, len(live))
 	for _, o := range live {
 		old[o.key()] = o
 	}
@@ -107,16 +110,27 @@ func diffObjects(live, next []object, secrets []string) Diff {
 		k := n.key()
 		seen[k] = true
 		o, ok := old[k]
-		switch {
-		case !ok:
+		if !ok {
 			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Created})
-		case reflect.DeepEqual(normalize(o.Body), normalize(n.Body)):
-			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
-		default:
-			a, b := redactPair(o.Body, n.Body)
-			text := unifiedDiff(toYAMLLines(a), toYAMLLines(b), "live "+o.ObjectRef.String(), "new  "+n.ObjectRef.String(), 3)
-			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Changed, Diff: scrub(text, secrets)})
+			continue
 		}
+		if sameDocument(o, n) {
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
+			continue
+		}
+		ob, oerr := o.Body()
+		nb, nerr := n.Body()
+		if err := errors.Join(oerr, nerr); err != nil {
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Changed, Diff: scrub(fmt.Sprintf("# cannot compare: %v\n", err), secrets)})
+			continue
+		}
+		if reflect.DeepEqual(ob, nb) {
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
+			continue
+		}
+		a, b := redactPair(ob, nb)
+		text := unifiedDiff(toYAMLLines(a), toYAMLLines(b), "live "+o.ObjectRef.String(), "new  "+n.ObjectRef.String(), 3)
+		d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Changed, Diff: scrub(text, secrets)})
 	}
 	for _, o := range live {
 		if !seen[o.key()] {
@@ -126,18 +140,29 @@ func diffObjects(live, next []object, secrets []string) Diff {
 	return d
 }
 
-// normalize round-trips a body through JSON so that numbers and nested
-// types compare the same whichever YAML produced them.
-func normalize(body map[string]any) any {
-	data, err := yaml.Marshal(body)
-	if err != nil {
-		return body
+// sameDocument reports whether two documents are the same bytes, apart
+// from the "# Source:" comment that names their template.
+func sameDocument(a, b *object) bool {
+	return bytes.Equal(withoutSource(a.Raw), withoutSource(b.Raw))
+}
+
+func withoutSource(doc []byte) []byte {
+	rest := doc
+	for len(rest) > 0 {
+		line := rest
+		next := []byte(nil)
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, next = rest[:i], rest[i+1:]
+		}
+		if bytes.HasPrefix(line, []byte("# Source: ")) {
+			return next
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			return doc
+		}
+		rest = next
 	}
-	var out any
-	if err := yaml.Unmarshal(data, &out); err != nil {
-		return body
-	}
-	return out
+	return doc
 }
 
 func toYAMLLines(body map[string]any) []string {

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -195,8 +196,14 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if err != nil {
 		return nil, err
 	}
+	if err := prepareChart(ch, vals); err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	// The CRDs Helm would install first: those of the chart's crds/ and of
+	// its enabled subcharts'.
+	chartCRDs := crdKinds(ch, nil)
 	if c.opts.Offline {
-		return c.installOffline(req, ch, vals)
+		return c.installOffline(req, ch, vals, chartCRDs)
 	}
 	cfg, kc, done, err := c.config(ctx, req.Namespace)
 	if err != nil {
@@ -234,18 +241,20 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	// Render first, in every pass: in dry passes this is the whole job,
 	// in the run pass it decides whether an upgrade changes anything and
 	// makes every chart or values error a usage error before any write.
-	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade)
+	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade, chartCRDs)
 	if err != nil {
 		return nil, c.renderErr(kc, req.Chart, err)
 	}
 	res.Notes = notes
-	scope := c.scope(kc.Mapper, crdKinds(ch, nil))
+	// The manifest is parsed once: its objects serve the diff, the planned
+	// world, the summary and the trace.
+	scope := c.scope(kc.Mapper, chartCRDs)
 	next, err := parseManifest(rendered.Manifest, scope, req.Namespace)
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
 	}
-	crds := crdKinds(ch, next)
-	var live []object
+	crds := append(append([]crdKind(nil), chartCRDs...), crdKinds(nil, next)...)
+	var live []*object
 	var current *release.Release
 	if upgrade {
 		// Helm upgrades from the deployed revision when there is one (the
@@ -273,8 +282,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		res.Replaces = last.Version
 	}
 	res.Diff = diffObjects(live, next, append(installSecrets(req, vals), configSecrets(current)...))
-	planned := c.summarize(rendered, kc.Mapper)
-	planned.Objects = refs(next)
+	planned := summarizeParsed(rendered, next)
 	planned.Status = StatusDeployed
 	planned.Description = ""
 	planned.Updated = time.Time{}
@@ -286,7 +294,11 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if upgrade && last.Info.Status == release.StatusDeployed && res.Diff.Empty() && !res.ValuesChanged && !res.HooksChanged && !res.ChartChanged {
 		res.Action = NoChange
 		res.Planned = false
-		res.Release = c.summarize(last, kc.Mapper)
+		if current == last && live != nil {
+			res.Release = summarizeParsed(last, live)
+		} else {
+			res.Release = c.summarize(last, kc.Mapper)
+		}
 		return res, nil
 	}
 	if !c.Writes() {
@@ -312,7 +324,11 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if err != nil {
 		return nil, err
 	}
-	res.Release = c.summarize(rel, kc.Mapper)
+	if rel.Manifest == rendered.Manifest {
+		res.Release = summarizeParsed(rel, next)
+	} else {
+		res.Release = c.summarize(rel, kc.Mapper)
+	}
 	return res, nil
 }
 
@@ -385,7 +401,7 @@ func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kub
 // kinds whose CRDs the chart itself (or an earlier step of this pass)
 // brings, it renders client-only with the cluster's capabilities plus those
 // kinds instead, and says so in the notes.
-func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool) (*release.Release, []string, error) {
+func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool, chartCRDs []crdKind) (*release.Release, []string, error) {
 	var rel *release.Release
 	var err error
 	if upgrade {
@@ -412,7 +428,7 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 	if len(missing) == 0 {
 		return nil, nil, err
 	}
-	known := c.knownCRDs(ch, !upgrade)
+	known := c.knownCRDs(chartCRDs, !upgrade)
 	var extra []crdKind
 	for _, m := range missing {
 		k, ok := known[m]
@@ -456,18 +472,18 @@ func missingKinds(err error) []string {
 }
 
 // knownCRDs are the kinds that CRDs planned earlier in this pass define,
-// plus, for an install, those of the chart's crds/ directory (which Helm
-// installs before the rest of an install, but never on an upgrade). CRDs
-// among a chart's templates do not count for the chart itself: Helm maps
-// every object before it creates any, so their custom resources cannot
-// be in the same release.
-func (c *Client) knownCRDs(ch *chart.Chart, install bool) map[string]crdKind {
+// plus, for an install, chartCRDs: those of the crds/ directories of the
+// chart and its enabled subcharts (which Helm installs before the rest of
+// an install, but never on an upgrade). CRDs among a chart's templates do
+// not count for the chart itself: Helm maps every object before it creates
+// any, so their custom resources cannot be in the same release.
+func (c *Client) knownCRDs(chartCRDs []crdKind, install bool) map[string]crdKind {
 	out := map[string]crdKind{}
 	for _, k := range c.opts.Planned.Kinds() {
 		out[crdKey(k)] = k
 	}
 	if install {
-		for _, k := range crdKinds(ch, nil) {
+		for _, k := range chartCRDs {
 			out[crdKey(k)] = k
 		}
 	}
@@ -511,8 +527,12 @@ func (c *Client) renderClientOnly(name, namespace string, ch *chart.Chart, vals 
 	return inst.Run(ch, vals)
 }
 
-func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[string]any) (*InstallResult, error) {
-	known := c.knownCRDList(ch)
+// installOffline renders client-only, as an install would render once
+// Helm has installed the CRDs of the chart's crds/ (chartCRDs): their API
+// versions are among the capabilities, with those of CRDs planned earlier
+// in the pass.
+func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[string]any, chartCRDs []crdKind) (*InstallResult, error) {
+	known := c.knownCRDList(chartCRDs)
 	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(known), false, false)
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
@@ -521,9 +541,9 @@ func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[st
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
 	}
-	c.planCRDs(crdKinds(ch, objs))
-	sum := c.summarize(rel, nil)
-	sum.Objects = refs(objs)
+	c.planCRDs(chartCRDs)
+	c.planCRDs(crdKinds(nil, objs))
+	sum := summarizeParsed(rel, objs)
 	sum.Revision = 0
 	sum.Status = "unknown"
 	sum.Updated = time.Time{}
@@ -537,13 +557,28 @@ func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[st
 	}, nil
 }
 
-func (c *Client) knownCRDList(ch *chart.Chart) []crdKind {
-	m := c.knownCRDs(ch, true)
+func (c *Client) knownCRDList(chartCRDs []crdKind) []crdKind {
+	m := c.knownCRDs(chartCRDs, true)
 	out := make([]crdKind, 0, len(m))
 	for _, k := range m {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return crdKey(out[i]) < crdKey(out[j]) })
+	return out
+}
+
+// normalize round-trips values through JSON as Helm's release storage
+// does (numbers come back as float64), so that values read from a stored
+// release compare equal to the same values given again.
+func normalize(body map[string]any) any {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return body
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return body
+	}
 	return out
 }
 

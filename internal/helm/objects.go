@@ -2,15 +2,11 @@ package helm
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"github.com/plate-dev/plate/internal/kube"
 )
@@ -43,54 +39,135 @@ type object struct {
 	ObjectRef
 	// Source is the chart template it came from.
 	Source string
-	Body   map[string]any
+	// Raw is the document exactly as Helm applies it.
+	Raw []byte
+	// head is what was decoded to learn the object's identity: apiVersion,
+	// kind, metadata, and for the documents of crds/ files what says
+	// which kind a CRD defines.
+	head map[string]any
+	meta map[string]any
+
+	body    map[string]any
+	bodyErr error
+	decoded bool
 }
 
-var sourceLine = regexp.MustCompile(`(?m)^# Source: (.+)$`)
+// Body decodes the whole document (once; see decodeYAML for numbers).
+func (o *object) Body() (map[string]any, error) {
+	if !o.decoded {
+		o.body, o.bodyErr = decodeYAML(o.Raw)
+		o.decoded = true
+	}
+	return o.body, o.bodyErr
+}
+
+// Annotations are the object's metadata.annotations.
+func (o *object) Annotations() map[string]any {
+	a, _ := o.meta["annotations"].(map[string]any)
+	return a
+}
+
+// CRDKind is the kind the object defines when it is a
+// CustomResourceDefinition, read without decoding its schemas.
+func (o *object) CRDKind() (crdKind, bool) {
+	if o.Kind != "CustomResourceDefinition" {
+		return crdKind{}, false
+	}
+	if _, ok := o.head["spec"]; ok {
+		if k, ok := crdKindOf(o.head); ok {
+			return k, true
+		}
+	}
+	if m, ok := decodeSkimmed(o.Raw, keepCRDKind); ok {
+		if k, ok := crdKindOf(m); ok {
+			return k, true
+		}
+	}
+	body, err := o.Body()
+	if err != nil {
+		return crdKind{}, false
+	}
+	return crdKindOf(body)
+}
 
 // parseManifest splits a release manifest into objects, in order. Objects
 // without a namespace get one from scope: the release namespace for
 // namespaced kinds.
-func parseManifest(manifest string, scope scopeFunc, namespace string) ([]object, error) {
-	docs := releaseutil.SplitManifests(manifest)
-	keys := make([]string, 0, len(docs))
-	for k := range docs {
-		keys = append(keys, k)
-	}
-	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
-	var out []object
-	for _, k := range keys {
-		doc := docs[k]
-		var body map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &body); err != nil {
-			src := ""
-			if m := sourceLine.FindStringSubmatch(doc); m != nil {
-				src = m[1] + ": "
-			}
-			return nil, fmt.Errorf("%sinvalid YAML: %v", src, err)
+func parseManifest(manifest string, scope scopeFunc, namespace string) ([]*object, error) {
+	return parseDocuments([]byte(manifest), "", scope, namespace, keepHead)
+}
+
+// parseCRDFile parses a file of a chart's crds/ directory, decoding at
+// once what says which kind each CRD defines.
+func parseCRDFile(crd chart.CRD, scope scopeFunc, namespace string) ([]*object, error) {
+	return parseDocuments(crd.File.Data, crd.Filename, scope, namespace, keepCRDHead)
+}
+
+// parseDocuments splits a YAML stream into objects (see manifest.go),
+// decoding only the part of each that keep keeps (at least apiVersion,
+// kind and metadata); source names the file for documents without a
+// "# Source:" comment. Blank and empty documents are skipped.
+func parseDocuments(stream []byte, source string, scope scopeFunc, namespace string, keep func(int, string) bool) ([]*object, error) {
+	docs, err := splitDocuments(stream)
+	if err != nil {
+		src := ""
+		if source != "" {
+			src = source + ": "
 		}
-		if len(body) == 0 {
+		return nil, fmt.Errorf("%sinvalid YAML: %v", src, err)
+	}
+	out := make([]*object, 0, len(docs))
+	for _, doc := range docs {
+		if blankDocument(doc) {
 			continue
 		}
-		o := object{Body: body}
-		if m := sourceLine.FindStringSubmatch(doc); m != nil {
-			o.Source = m[1]
+		o := &object{Raw: doc, Source: sourceOf(doc)}
+		if o.Source == "" {
+			o.Source = source
 		}
-		o.APIVersion, _ = body["apiVersion"].(string)
-		o.Kind, _ = body["kind"].(string)
-		if md, ok := body["metadata"].(map[string]any); ok {
-			o.Name, _ = md["name"].(string)
-			o.Namespace, _ = md["namespace"].(string)
+		head, ok := decodeSkimmed(doc, keep)
+		if !ok || len(head) == 0 {
+			// Not skimmable, or nothing but other fields: decode it whole,
+			// which also says what is wrong with it.
+			body, err := o.Body()
+			if err != nil {
+				src := ""
+				if o.Source != "" {
+					src = o.Source + ": "
+				}
+				return nil, fmt.Errorf("%sinvalid YAML: %v", src, err)
+			}
+			head = body
 		}
-		if o.Namespace == "" && scope != nil && scope(o.APIVersion, o.Kind) {
-			o.Namespace = namespace
+		if len(head) == 0 {
+			continue
 		}
-		if o.Namespace != "" && scope != nil && !scope(o.APIVersion, o.Kind) {
-			o.Namespace = ""
-		}
+		o.head = head
+		o.APIVersion, _ = head["apiVersion"].(string)
+		o.Kind, _ = head["kind"].(string)
+		o.meta, _ = head["metadata"].(map[string]any)
+		o.Name, _ = o.meta["name"].(string)
+		o.Namespace, _ = o.meta["namespace"].(string)
+		o.scopeTo(scope, namespace)
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// scopeTo gives the object the namespace it is created in: its own, or
+// namespace for a namespaced kind without one; none for a cluster-scoped
+// kind. A nil scope changes nothing.
+func (o *object) scopeTo(scope scopeFunc, namespace string) {
+	if scope == nil {
+		return
+	}
+	namespaced := scope(o.APIVersion, o.Kind)
+	if o.Namespace == "" && namespaced {
+		o.Namespace = namespace
+	}
+	if o.Namespace != "" && !namespaced {
+		o.Namespace = ""
+	}
 }
 
 // scopeFunc reports whether a kind is namespaced.
@@ -146,23 +223,26 @@ type crdKind = kube.PlannedKind
 func crdKey(k crdKind) string { return k.Group + "/" + k.Kind }
 
 // crdKinds returns the kinds defined by the chart's crds/ files (and its
-// subcharts') and by CustomResourceDefinitions among objs.
-func crdKinds(ch *chart.Chart, objs []object) []crdKind {
+// subcharts'; prepare the chart first, so that disabled subcharts do not
+// count) and by CustomResourceDefinitions among objs. Only what says which
+// kind a CRD defines is decoded.
+func crdKinds(ch *chart.Chart, objs []*object) []crdKind {
 	var out []crdKind
 	if ch != nil {
 		for _, crd := range ch.CRDObjects() {
-			for _, doc := range releaseutil.SplitManifests(string(crd.File.Data)) {
-				var body map[string]any
-				if yaml.Unmarshal([]byte(doc), &body) == nil {
-					if k, ok := crdKindOf(body); ok {
-						out = append(out, k)
-					}
+			docs, err := parseCRDFile(crd, nil, "")
+			if err != nil {
+				continue
+			}
+			for _, o := range docs {
+				if k, ok := o.CRDKind(); ok {
+					out = append(out, k)
 				}
 			}
 		}
 	}
 	for _, o := range objs {
-		if k, ok := crdKindOf(o.Body); ok {
+		if k, ok := o.CRDKind(); ok {
 			out = append(out, k)
 		}
 	}
@@ -184,7 +264,7 @@ func apiVersions(kinds []crdKind) []string {
 	return out
 }
 
-func refs(objs []object) []ObjectRef {
+func refs(objs []*object) []ObjectRef {
 	out := make([]ObjectRef, len(objs))
 	for i, o := range objs {
 		out[i] = o.ObjectRef

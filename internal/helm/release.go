@@ -81,18 +81,22 @@ func revisionOf(r *release.Release) Revision {
 
 // summarize describes r, with the objects of its manifest.
 func (c *Client) summarize(r *release.Release, mapper meta.RESTMapper) Release {
+	objs, err := parseManifest(r.Manifest, c.scope(mapper, crdKinds(r.Chart, nil)), r.Namespace)
+	if err != nil {
+		objs = nil
+	}
+	return summarizeParsed(r, objs)
+}
+
+// summarizeParsed describes r with objs, its manifest's objects parsed
+// already.
+func summarizeParsed(r *release.Release, objs []*object) Release {
 	rv := revisionOf(r)
 	out := Release{
 		Name: r.Name, Namespace: r.Namespace, Revision: r.Version,
 		Status: rv.Status, Chart: rv.Chart, ChartVersion: rv.ChartVersion, AppVersion: rv.AppVersion,
 		Description: rv.Description, Updated: rv.Updated, Manifest: r.Manifest,
-	}
-	objs, err := parseManifest(r.Manifest, c.scope(mapper, crdKinds(r.Chart, nil)), r.Namespace)
-	if err == nil {
-		out.Objects = refs(objs)
-	}
-	if out.Objects == nil {
-		out.Objects = []ObjectRef{}
+		Objects: refs(objs),
 	}
 	return out
 }

@@ -186,7 +186,7 @@ func (c *Client) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 	}
 
 	scope := c.scope(kc.Mapper, crdKinds(target.Chart, nil))
-	var live []object
+	var live []*object
 	if cur != nil && cur.Info.Status != release.StatusUninstalled {
 		live, _ = parseManifest(cur.Manifest, scope, req.Namespace)
 	}

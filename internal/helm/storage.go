@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -260,9 +261,7 @@ func keptObjects(rels []*release.Release, scope scopeFunc, namespace string) []K
 			continue
 		}
 		for _, o := range objs {
-			md, _ := o.Body["metadata"].(map[string]any)
-			ann, _ := md["annotations"].(map[string]any)
-			if ann[ResourcePolicyAnnotation] != ResourcePolicyKeep {
+			if o.Annotations()[ResourcePolicyAnnotation] != ResourcePolicyKeep {
 				continue
 			}
 			k := o.key()
@@ -362,4 +361,13 @@ func validateStorage(name string, storage []*corev1.Secret) (map[int]*release.Re
 	}
 	sort.Ints(revs)
 	return byRev, bySecret, revs, nil
+}
+
+// hookManifests joins a release's hooks into one manifest.
+func hookManifests(hooks []*release.Hook) string {
+	var b strings.Builder
+	for _, h := range hooks {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
+	}
+	return b.String()
 }

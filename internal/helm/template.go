@@ -3,9 +3,6 @@ package helm
 import (
 	"context"
 	"fmt"
-	"strings"
-
-	"helm.sh/helm/v3/pkg/release"
 )
 
 // TemplateRequest asks for a chart to be rendered, as `helm template`
@@ -20,8 +17,9 @@ type TemplateRequest struct {
 	KubeVersion string
 }
 
-// TemplateResult holds the rendered objects: the chart's CRDs (crds/),
-// then its manifest in install order, then its hooks.
+// TemplateResult holds the rendered objects: the chart's CRDs (crds/ of
+// the chart and of its enabled subcharts), then its manifest in install
+// order, then its hooks, each decoded from the bytes Helm installs.
 type TemplateResult struct {
 	Chart        string           `json:"chart"`
 	ChartVersion string           `json:"chart_version"`
@@ -35,7 +33,8 @@ func (r *TemplateResult) Summary() string {
 }
 
 // Template renders a chart client-only for the client's Kubernetes
-// version: no lookups, no cluster capabilities, nothing contacted.
+// version, as helm template does: no lookups, no cluster capabilities (the
+// chart's own CRDs are not among its API versions), nothing contacted.
 func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateResult, error) {
 	if req.Release == "" {
 		req.Release = "release-name"
@@ -58,29 +57,49 @@ func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateRe
 	if err != nil {
 		return nil, err
 	}
-	crds := crdKinds(ch, nil)
-	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, apiVersions(crds), false, true)
+	if err := prepareChart(ch, vals); err != nil {
+		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	// Like helm template, the chart's own CRDs are not among the API
+	// versions templates see: nothing installed them.
+	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, nil, false, false)
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
 	}
-	manifest := rel.Manifest + "\n" + hookManifests(rel.Hooks)
-	objs, err := parseManifest(manifest, c.scope(nil, crds), req.Namespace)
+	// Each document as Helm installs it: the CRD files of the chart and
+	// its enabled subcharts, the manifest, each hook's own manifest.
+	var objs []*object
+	for _, crd := range ch.CRDObjects() {
+		docs, err := parseCRDFile(crd, nil, "")
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %v", req.Chart, err)
+		}
+		objs = append(objs, docs...)
+	}
+	scope := c.scope(nil, crdKinds(nil, objs))
+	for _, o := range objs {
+		o.scopeTo(scope, req.Namespace)
+	}
+	docs, err := parseManifest(rel.Manifest, scope, req.Namespace)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %v", req.Chart, err)
 	}
+	objs = append(objs, docs...)
+	for _, h := range rel.Hooks {
+		docs, err := parseDocuments([]byte(h.Manifest), h.Path, scope, req.Namespace, keepHead)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %v", req.Chart, err)
+		}
+		objs = append(objs, docs...)
+	}
 	res := &TemplateResult{Chart: ch.Metadata.Name, ChartVersion: ch.Metadata.Version}
 	for _, o := range objs {
-		res.Objects = append(res.Objects, o.Body)
+		body, err := o.Body()
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %s: invalid YAML: %v", req.Chart, o.Source, err)
+		}
+		res.Objects = append(res.Objects, body)
 		res.Refs = append(res.Refs, o.ObjectRef)
 	}
 	return res, nil
-}
-
-// hookManifests joins a release's hooks into one manifest.
-func hookManifests(hooks []*release.Hook) string {
-	var b strings.Builder
-	for _, h := range hooks {
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
-	}
-	return b.String()
 }

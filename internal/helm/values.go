@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 
 	"github.com/plate-dev/plate/internal/exit"
 )
@@ -69,8 +70,8 @@ func readValuesFile(f ValuesFile) (map[string]any, error) {
 		}
 		return nil, exit.Errorf(exit.Usage, "values file %s: %v", name, err)
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
+	m, err := decodeYAML(data)
+	if err != nil {
 		msg := err.Error()
 		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
 		msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
@@ -175,4 +176,39 @@ func splitPath(key string) ([]string, error) {
 		}
 	}
 	return parts, nil
+}
+
+// exactChartValues gives the chart's default values (values.yaml, its own
+// and its subcharts') the integers beyond ±2^53 that Helm's loader turned
+// into float64s: they are decoded again from the file (decodeYAML). Charts
+// without such a number are left as Helm loaded them.
+func exactChartValues(ch *chart.Chart) {
+	for _, f := range ch.Raw {
+		if f.Name != chartutil.ValuesfileName || !hasLongNumber(f.Data) {
+			continue
+		}
+		if m, err := decodeYAML(f.Data); err == nil && m != nil {
+			ch.Values = m
+		}
+	}
+	for _, d := range ch.Dependencies() {
+		exactChartValues(d)
+	}
+}
+
+// hasLongNumber reports whether data holds a run of 16 or more digits, the
+// shortest an integer beyond 2^53 can be written with.
+func hasLongNumber(data []byte) bool {
+	run := 0
+	for _, b := range data {
+		if b >= '0' && b <= '9' {
+			run++
+			if run >= 16 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
