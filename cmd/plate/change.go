@@ -165,13 +165,8 @@ func (c change[P, R]) lock(ctx context.Context, f *Factory, live *releaseClients
 	}
 	holder := lock.Me(c.Name, lock.Env(live.namespace, nil), f.Now())
 	set, err := lock.AcquireAll(ctx, live.kube.Clientset, targets, holder, 0, nil)
-	var held *lock.HeldError
-	if errors.As(err, &held) {
-		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; nothing was changed", Err: err,
-			Hint: "wait for that run to finish; a lock whose run was killed expires after " + lock.DefaultTTL.String()}
-	}
 	if err != nil {
-		return nil, exit.Wrap(exit.PlanFailed, err)
+		return nil, lock.Refused(err, "nothing was changed")
 	}
 	return func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -31,6 +31,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/plate-dev/plate/internal/exit"
 )
 
 // DefaultTTL is how long a lease lives without renewal.
@@ -191,6 +193,18 @@ func checkFree(ctx context.Context, cs kubernetes.Interface, t Target, now time.
 		return &HeldError{Lease: t.Namespace + "/" + t.Name, Holder: h}
 	}
 	return nil
+}
+
+// Refused is the error of a run or command that could not take its locks:
+// exit code 1, the holder named, and what the caller did not do ("nothing
+// was written").
+func Refused(err error, nothing string) error {
+	var held *HeldError
+	if errors.As(err, &held) {
+		return &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; " + nothing, Err: err,
+			Hint: "wait for that run to finish; a lock whose run was killed expires after " + DefaultTTL.String()}
+	}
+	return exit.Wrap(exit.PlanFailed, err)
 }
 
 // Release frees every lease of the set, in reverse order; it returns the

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,13 +57,8 @@ func (r *Runner) lock(ctx context.Context, preflight []trace.Event) (func(), err
 	targets := lockTargets(preflight, r.plan.Name, cl.Namespace, r.o.LockNamespace, exists)
 	holder := lock.Me(r.plan.Name, lock.Env(cl.Namespace, r.o.Params), r.o.Now())
 	set, err := lock.AcquireAll(ctx, cl.Clientset, targets, holder, 0, nil)
-	var held *lock.HeldError
-	if errors.As(err, &held) {
-		return nil, &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; nothing was written", Err: err,
-			Hint: "wait for that run to finish; a lock whose run was killed expires after " + lock.DefaultTTL.String()}
-	}
 	if err != nil {
-		return nil, exit.Wrap(exit.PlanFailed, err)
+		return nil, lock.Refused(err, "nothing was written")
 	}
 	var names []string
 	for _, l := range set.Locks {
