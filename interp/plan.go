@@ -122,7 +122,11 @@ func Open(path, root string, predeclared starlark.StringDict) (*Plan, error) {
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "plan %s: %v", path, err)
 	}
-	p := &Plan{Root: root, Abs: abs, Name: displayName(root, abs), src: src}
+	name := displayName(root, abs)
+	if src, err = cleanSource(name, src); err != nil {
+		return nil, err
+	}
+	p := &Plan{Root: root, Abs: abs, Name: name, src: src}
 	f, err := parseAndResolve(p.Name, src, withStandard(predeclared))
 	if err != nil {
 		return nil, err

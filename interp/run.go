@@ -172,6 +172,9 @@ func (l *loader) load(thread *starlark.Thread, moduleName string) (starlark.Stri
 		}
 		return nil, fmt.Errorf("load(%q): %v", moduleName, err)
 	}
+	if src, err = cleanSource(name, src); err != nil {
+		return nil, err
+	}
 	m := &module{loading: true}
 	l.cache[abs] = m
 	l.stack = append(l.stack, name)
@@ -341,6 +344,9 @@ func (c *checker) check(abs string, f *syntax.File, chain []string) error {
 			src, err := os.ReadFile(target)
 			if err != nil {
 				return &exit.Error{Code: exit.Usage, Pos: pos, Msg: fmt.Sprintf("load(%q): no file %s", mod, tname)}
+			}
+			if src, err = cleanSource(tname, src); err != nil {
+				return err
 			}
 			tf, err := parseAndResolve(tname, src, c.predeclared)
 			if err != nil {
