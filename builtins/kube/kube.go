@@ -15,6 +15,7 @@ import (
 	"github.com/plate-dev/plate/builtins"
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/trace"
 )
 
 // Plugin is the kube family.
@@ -107,6 +108,9 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	}
 	c.Report.Summary = res.Summary
 	c.Report.Detail = res.Detail
+	for _, ref := range res.Changed {
+		c.Report.Change(trace.Change{Object: ref, Action: trace.Applied})
+	}
 	l := starlark.NewList(out)
 	l.Freeze()
 	return l, nil
@@ -226,5 +230,8 @@ func del(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 		return nil, c.Fail(err)
 	}
 	c.Report.Summary = d.Summary
+	if d.Existed {
+		c.Report.Change(trace.Change{Object: kind + "/" + namespace + "/" + name, Action: trace.Deleted})
+	}
 	return starlark.Bool(d.Existed), nil
 }

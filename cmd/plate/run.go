@@ -28,6 +28,7 @@ type RunOptions struct {
 	Concurrency       int
 	Graph             bool
 	RollbackOnFailure bool
+	DetailedExitcode  bool
 	MaxSteps          uint64
 }
 
@@ -68,6 +69,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
+	fl.BoolVar(&opts.DetailedExitcode, "detailed-exitcode", false, "with --dry-run: exit 0 when nothing would change, 2 when changes are pending (other codes as usual)")
 	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
@@ -124,8 +126,15 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.Offline && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--offline goes with --dry-run: a real run needs a cluster")
 	}
+	if opts.DetailedExitcode && !opts.DryRun {
+		return exit.Errorf(exit.Usage, "--detailed-exitcode goes with --dry-run")
+	}
 	g := opts.GlobalOptions
-	return runner.Run(ctx, runner.Options{
+	// With --detailed-exitcode, the dry run's typed step records say
+	// whether anything would change.
+	var events []trace.Event
+	err := runner.Run(ctx, runner.Options{
+		Sinks:             []trace.Sink{trace.SinkFunc(func(e trace.Event) { events = append(events, e) })},
 		Plan:              opts.Plan,
 		Root:              g.Root,
 		Params:            opts.Params,
@@ -148,4 +157,8 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		TTY:               f.IO.IsStdoutTTY(),
 		Now:               f.Now,
 	})
+	if err == nil && opts.DetailedExitcode && trace.ChangesPending(events) {
+		return &silent{code: exit.ChangesPending}
+	}
+	return err
 }

@@ -112,3 +112,19 @@ func TestOfflineBackupWritesNothing(t *testing.T) {
 		t.Errorf("the dry run made the backups directory: %v", err)
 	}
 }
+
+// --detailed-exitcode: a dry run exits 0 when nothing would change and 2
+// when changes are pending, read from the steps' typed change records.
+func TestDetailedExitcodeOffline(t *testing.T) {
+	reads := planFile(t, `print(kube_get("secret", "x", namespace = "shop"))`+"\n")
+	if r := runPlate(t, "", false, "run", "--dry-run", "--offline", "--detailed-exitcode", reads); r.code != 0 {
+		t.Errorf("a plan that only reads: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	writes := planFile(t, `kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}, namespace = "shop")`+"\n")
+	if r := runPlate(t, "", false, "run", "--dry-run", "--offline", "--detailed-exitcode", writes); r.code != exit.ChangesPending || r.errOut != "" {
+		t.Errorf("a plan that applies: exit %d, want %d and no error\n%s%s", r.code, exit.ChangesPending, r.out, r.errOut)
+	}
+	if r := runPlate(t, "", false, "run", "--detailed-exitcode", writes); r.code != exit.Usage || !strings.Contains(r.errOut, "--detailed-exitcode goes with --dry-run") {
+		t.Errorf("without --dry-run: exit %d\n%s", r.code, r.errOut)
+	}
+}

@@ -217,3 +217,22 @@ func releaseHistory(t *testing.T, e *e2e, name, ns string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// --detailed-exitcode on the local control plane: an unchanged release
+// exits 0, a change pending exits 2.
+func TestE2EDetailedExitcode(t *testing.T) {
+	e := newE2E(t)
+	plan := verdictPlan(t, e)
+	args := func(image string, extra ...string) []string {
+		return append(append([]string{"run", "--kubeconfig", e.kubeconfig, "-p", "ns=" + e.ns, "-p", "image=" + image}, extra...), plan)
+	}
+	if r := runPlate(t, "", false, args("registry.example/web", "--yes")...); r.code != 0 {
+		t.Fatalf("deploy: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if r := runPlate(t, "", false, args("registry.example/web", "--dry-run", "--detailed-exitcode")...); r.code != 0 || !strings.Contains(r.out, "unchanged rev 1") {
+		t.Errorf("no change: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if r := runPlate(t, "", false, args("registry.example/web2", "--dry-run", "--detailed-exitcode")...); r.code != exit.ChangesPending || !strings.Contains(r.out, "would upgrade rev 1→2") {
+		t.Errorf("a change: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+}

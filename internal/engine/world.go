@@ -70,6 +70,9 @@ type Applied struct {
 	// Objects are the objects as the API server returned them (or, not
 	// checked offline, as given).
 	Objects []*unstructured.Unstructured
+	// Changed names the objects the apply creates or updates (offline,
+	// where nothing is compared: every object).
+	Changed []string
 	Summary string
 	Detail  any
 }

@@ -94,6 +94,9 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 	var notes []string
 	for _, r := range res {
 		counts[r.Action] = append(counts[r.Action], r.Ref)
+		if r.Action == kube.Created || r.Action == kube.Updated {
+			out.Changed = append(out.Changed, r.Ref)
+		}
 		if r.Note != "" {
 			notes = append(notes, r.Ref+": "+r.Note)
 		}

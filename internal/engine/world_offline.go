@@ -54,7 +54,7 @@ func (o offline) Apply(ctx context.Context, objs []*unstructured.Unstructured, n
 	for _, obj := range objs {
 		refs = append(refs, kube.Ref(obj))
 	}
-	return &Applied{Objects: objs, Summary: fmt.Sprintf("would apply %s (offline: not checked by an API server)", strings.Join(refs, ", "))}, nil
+	return &Applied{Objects: objs, Changed: refs, Summary: fmt.Sprintf("would apply %s (offline: not checked by an API server)", strings.Join(refs, ", "))}, nil
 }
 
 func (o offline) Get(ctx context.Context, kind, namespace, name string) (*ObjectRead, error) {

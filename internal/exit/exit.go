@@ -20,6 +20,11 @@ const (
 	Timeout     = 3   // a wait ran out of time
 	Aborted     = 4   // a confirmation was refused or could not be asked
 	Interrupted = 130 // SIGINT or SIGTERM
+	// ChangesPending is what `plate run --dry-run --detailed-exitcode`
+	// exits with when the plan would change something (as terraform plan
+	// -detailed-exitcode does); it shares its number with Usage, and only
+	// that flag makes a successful dry run return it.
+	ChangesPending = 2
 )
 
 // Error is a user-facing error with an exit code.

@@ -121,14 +121,20 @@ const (
 	// marked failed in Helm's history (To is that revision, Restores the
 	// revision deployed again).
 	MarkedFailed ChangeAction = "mark-failed"
+	// Applied and Deleted are changes to plain objects (kube_apply,
+	// kube_delete); Object names the object and Release is empty.
+	Applied ChangeAction = "apply"
+	Deleted ChangeAction = "delete"
 )
 
 // Change is one change a step made to a release: the step records it as
 // data, so that the stop report, the rollback lines and --graph read it
 // instead of argument names or summary wording.
 type Change struct {
-	Release   string       `json:"release"`
-	Namespace string       `json:"namespace"`
+	Release string `json:"release,omitempty"`
+	// Object is "Kind/namespace/name" for a change to a plain object.
+	Object    string       `json:"object,omitempty"`
+	Namespace string       `json:"namespace,omitempty"`
 	Action    ChangeAction `json:"action"`
 	// From is the revision before the change (0: none); To the revision
 	// the change made (0 for an uninstall).
@@ -143,6 +149,19 @@ type Change struct {
 	// Supersedes is the deployed revision an upgrade superseded: a
 	// readiness failure deploys it again.
 	Supersedes int `json:"supersedes,omitempty"`
+}
+
+// ChangesPending reports whether any step of events made (in a dry pass:
+// would make) a change: to a release or to an object.
+func ChangesPending(events []Event) bool {
+	for _, e := range events {
+		for _, c := range e.Changes {
+			if c.Action != MarkedFailed {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Where returns the position followed by the enclosing frames, the way the
