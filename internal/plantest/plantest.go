@@ -197,6 +197,7 @@ func runFile(ctx context.Context, o Options, pre starlark.StringDict, file strin
 		} else if _, err := starlark.Call(thread, tc.fn, starlark.Tuple{t}, nil); err != nil {
 			t.errorf("", "%s", describeErr(interp.Convert(err)))
 		}
+		t.uncheckedHarnessErrors()
 		d := time.Since(tStart).Seconds()
 		if len(t.failures) > 0 {
 			res.Failed++

@@ -28,6 +28,9 @@ type T struct {
 	opts     Options
 	pre      starlark.StringDict
 	failures []string
+	// harness are the runs that could not start (no such plan, a bad
+	// parameter): a test that never looks at their error or code fails.
+	harness []*runResult
 }
 
 func newT(name string, plan *interp.Plan, o Options, pre starlark.StringDict) *T {
@@ -114,9 +117,11 @@ func (t *T) run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	}
 	var out strings.Builder
 	var events []trace.Event
+	var openErr error
 	runErr := func() error {
 		p, err := runner.Open(abs, t.plan.Root, t.pre, kvs)
 		if err != nil {
+			openErr = err
 			return err
 		}
 		return runner.New(p, runner.Options{
@@ -149,13 +154,60 @@ func (t *T) run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 			errVal = starlark.String(runErr.Error())
 		}
 	}
-	return starlarkstruct.FromStringDict(starlark.String("run"), starlark.StringDict{
+	r := &runResult{Struct: starlarkstruct.FromStringDict(starlark.String("run"), starlark.StringDict{
 		"effects": list,
 		"error":   errVal,
 		"code":    starlark.MakeInt(code),
 		"output":  starlark.String(out.String()),
 		"plan":    starlark.String(filepath.ToSlash(planPath)),
-	}), nil
+	})}
+	if openErr != nil {
+		r.pos, r.plan, r.err = callerPos(thread), planPath, openErr
+		t.harness = append(t.harness, r)
+	}
+	return r, nil
+}
+
+// runResult is what t.run returns: a struct that remembers whether the
+// test looked at its error or code.
+type runResult struct {
+	*starlarkstruct.Struct
+	checked bool
+	// pos, plan and err describe a run that could not start.
+	pos, plan string
+	err       error
+}
+
+var _ starlark.HasAttrs = (*runResult)(nil)
+
+// Attr reads a field; reading error or code counts as checking them.
+func (r *runResult) Attr(name string) (starlark.Value, error) {
+	if name == "error" || name == "code" {
+		r.checked = true
+	}
+	return r.Struct.Attr(name)
+}
+
+// uncheckedHarnessErrors fails the test for each run that could not start
+// (a plan that does not exist, a parameter the plan does not declare or
+// refuses) and whose error or code the test never read: such a run is a
+// mistake in the test, not something it checks.
+func (t *T) uncheckedHarnessErrors() {
+	for _, r := range t.harness {
+		if !r.checked {
+			t.errorf(r.pos, "t.run(%q) could not run the plan: %s (check r.error or r.code if the test expects that)", r.plan, firstLineOf(r.err))
+		}
+	}
+}
+
+func firstLineOf(err error) string {
+	msg := err.Error()
+	var xe *exit.Error
+	if errors.As(err, &xe) {
+		msg = xe.Error()
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	return first
 }
 
 // effectOf is the dict a test sees for one trace event.
@@ -336,6 +388,9 @@ func (t *T) isTrue(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 // effectsOf accepts a run result or a list of effects.
 func effectsOf(v starlark.Value) ([]map[string]any, error) {
+	if r, ok := v.(*runResult); ok {
+		v = r.Struct
+	}
 	if s, ok := v.(*starlarkstruct.Struct); ok {
 		e, err := s.Attr("effects")
 		if err != nil {
@@ -545,6 +600,10 @@ func (t *T) fails(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, fmt.Errorf("%s: regex: %v", b.Name(), err)
 	}
 	var msg string
+	if r, ok := x.(*runResult); ok {
+		r.checked = true
+		x = r.Struct
+	}
 	switch v := x.(type) {
 	case *starlarkstruct.Struct:
 		e, err := v.Attr("error")
