@@ -92,32 +92,33 @@ func (b Builtin) Signature() string {
 	return b.Name + "(" + strings.Join(b.Params, ", ") + ")"
 }
 
-// unpackNames is the UnpackArgs list of the declaration: optional
-// parameters take "??" (None means not given), the variadic one and the
-// wrapper's needs= are left out.
-func (b Builtin) unpackNames() []string {
-	var out []string
-	for _, p := range b.Parameters() {
-		switch {
-		case p.Variadic, b.Concurrent && p.Name == "needs":
-		case p.Optional():
-			out = append(out, p.Name+"??")
-		default:
-			out = append(out, p.Name)
-		}
-	}
-	return out
+// declaration is what a builtin's Params say, parsed once when the builtin
+// is wrapped (not on every call).
+type declaration struct {
+	params []Param
+	// unpack is the UnpackArgs list: optional parameters take "??" (None
+	// means not given); the variadic one and the wrapper's needs= are
+	// left out.
+	unpack []string
+	// variadic is true when the builtin takes its positional arguments
+	// itself.
+	variadic bool
 }
 
-// variadic reports whether the builtin takes its positional arguments
-// itself.
-func (b Builtin) variadic() bool {
-	for _, p := range b.Parameters() {
-		if p.Variadic {
-			return true
+func (b Builtin) declare() *declaration {
+	d := &declaration{params: b.Parameters()}
+	for _, p := range d.params {
+		switch {
+		case p.Variadic:
+			d.variadic = true
+		case b.Concurrent && p.Name == "needs":
+		case p.Optional():
+			d.unpack = append(d.unpack, p.Name+"??")
+		default:
+			d.unpack = append(d.unpack, p.Name)
 		}
 	}
-	return false
+	return d
 }
 
 // Plugin is a family of builtins.
@@ -191,8 +192,8 @@ type Call struct {
 	file string
 	// site is the file of the call itself, for hints.
 	site string
-	// builtin is the declaration of the called builtin.
-	builtin Builtin
+	// decl is the declaration of the called builtin.
+	decl *declaration
 }
 
 // Unpack unpacks the call's arguments into dst, one pointer per declared
@@ -200,11 +201,11 @@ type Call struct {
 // out: a builtin with "*x" takes args itself). A None argument for an
 // optional parameter leaves it as not given. Errors name the builtin.
 func (c *Call) Unpack(args starlark.Tuple, kwargs []starlark.Tuple, dst ...any) error {
-	names := c.builtin.unpackNames()
+	names := c.decl.unpack
 	if len(names) != len(dst) {
 		return fmt.Errorf("internal error: %s declares %d parameters but unpacks %d", c.Name, len(names), len(dst))
 	}
-	if c.builtin.variadic() {
+	if c.decl.variadic {
 		args = nil
 	}
 	pairs := make([]any, 0, 2*len(dst))
@@ -311,13 +312,14 @@ func ResolvePath(root, file, p string) string {
 // engine: position and redacted arguments recorded, events emitted, panics
 // recovered into errors at the call's position.
 func Wrap(b Builtin) *starlark.Builtin {
+	d := b.declare()
 	return starlark.NewBuiltin(b.Name, func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		run := RunOf(thread)
 		if run == nil {
 			return nil, fmt.Errorf("%s: called outside a plate run", b.Name)
 		}
 		if b.Pure {
-			c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Name: b.Name, run: run, Report: &engine.Report{}, builtin: b}
+			c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Name: b.Name, run: run, Report: &engine.Report{}, decl: d}
 			return callPure(b, c, args, kwargs)
 		}
 		pos, stack := Position(thread)
@@ -330,10 +332,10 @@ func Wrap(b Builtin) *starlark.Builtin {
 			Effect:  b.Effect,
 			Pos:     pos,
 			Stack:   stack,
-			Args:    trace.RedactArgs(namedArgs(b.Parameters(), args, kwargs)),
+			Args:    trace.RedactArgs(namedArgs(d.params, args, kwargs)),
 		}
 		if wantsConcurrency(needs) {
-			return goConcurrent(thread, run, b, step, needs, args, kwargs)
+			return goConcurrent(thread, run, b, d, step, needs, args, kwargs)
 		}
 		// A step in sequence needs everything before it.
 		if err := run.Engine.Barrier(run.Ctx); err != nil {
@@ -344,7 +346,7 @@ func Wrap(b Builtin) *starlark.Builtin {
 		if err != nil {
 			return nil, err
 		}
-		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: topFile(pos, stack), site: pos.File, builtin: b}
+		c := &Call{Thread: thread, Ctx: run.Ctx, Engine: run.Engine, Step: step, Name: b.Name, run: run, file: topFile(pos, stack), site: pos.File, decl: d}
 		var result starlark.Value
 		err = run.Engine.Do(run.Ctx, step, func(ctx context.Context, r *engine.Report) error {
 			c.Ctx, c.Report = ctx, r
@@ -379,7 +381,7 @@ func splitNeeds(kwargs []starlark.Tuple) (starlark.Value, []starlark.Tuple) {
 
 // goConcurrent schedules a call whose needs= asks for concurrency as a
 // concurrent step.
-func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Step, needs starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, d *declaration, step *engine.Step, needs starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	tasks, done, err := run.needTasks(b.Name, needs, args, kwargs)
 	if err != nil {
 		return nil, err
@@ -399,7 +401,7 @@ func goConcurrent(thread *starlark.Thread, run *Run, b Builtin, step *engine.Ste
 		th := &starlark.Thread{Name: "step " + step.ID, Print: thread.Print, Load: thread.Load}
 		SetRun(th, run)
 		SetClock(th, run.Engine)
-		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: topFile(step.Pos, step.Stack), site: step.Pos.File, builtin: b}
+		c := &Call{Thread: th, Ctx: ctx, Engine: run.Engine, Step: step, Report: r, Name: b.Name, run: run, file: topFile(step.Pos, step.Stack), site: step.Pos.File, decl: d}
 		v, err := b.Fn(c, a, k)
 		fut.val = v
 		return err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/plate-dev/plate/builtins"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
@@ -13,21 +12,27 @@ import (
 // targetsOf turns wait_ready's positional arguments into watcher targets:
 // release values (any ObjectSet: every object of the release), "kind/name"
 // strings, and lists of either.
-func targetsOf(args starlark.Tuple) ([]kwait.Target, []string, error) {
+// It also returns the release revisions among them, for the verdict a
+// failed wait records.
+func targetsOf(args starlark.Tuple) ([]kwait.Target, []string, []builtins.ReleaseRevision, error) {
 	var out []kwait.Target
 	var described []string
+	var revs []builtins.ReleaseRevision
 	var walk func(v starlark.Value, depth int) error
 	walk = func(v starlark.Value, depth int) error {
 		switch x := v.(type) {
 		case builtins.ObjectSet:
 			described = append(described, x.Describe())
+			if rr, ok := v.(builtins.ReleaseRevision); ok {
+				revs = append(revs, rr)
+			}
 			rel := x.Release()
 			for _, ref := range x.Objects() {
-				gv, err := schema.ParseGroupVersion(ref.APIVersion)
+				t, err := kwait.ObjectTarget(ref.APIVersion, ref.Kind, ref.Namespace, ref.Name, rel)
 				if err != nil {
 					return fmt.Errorf("%s: object %s/%s: %v", x.Describe(), ref.Kind, ref.Name, err)
 				}
-				out = append(out, kwait.Target{GVK: gv.WithKind(ref.Kind), Namespace: ref.Namespace, Name: ref.Name, Release: rel})
+				out = append(out, t)
 			}
 			return nil
 		case starlark.String:
@@ -56,8 +61,8 @@ func targetsOf(args starlark.Tuple) ([]kwait.Target, []string, error) {
 	}
 	for _, a := range args {
 		if err := walk(a, 0); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return out, described, nil
+	return out, described, revs, nil
 }

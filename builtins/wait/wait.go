@@ -206,7 +206,7 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		&pullGrace, &containerGrace, &unschedGrace, &replicaGrace, &classGrace, &provisionGrace, &crashRestarts, &oomKills); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
 	}
-	targets, described, err := targetsOf(args)
+	targets, described, revs, err := targetsOf(args)
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "wait_ready: %v", err)
 	}
@@ -273,7 +273,7 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	if res != nil && res.Plan != nil {
 		v, perr := planned(c, res.Plan, what)
 		if err != nil {
-			return nil, recordVerdict(c, args, c.Fail(err))
+			return nil, recordVerdict(c, revs, c.Fail(err))
 		}
 		return v, perr
 	}
@@ -285,7 +285,7 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		if res != nil {
 			rep = res.Report
 		}
-		return nil, recordVerdict(c, args, waitError(err, rep))
+		return nil, recordVerdict(c, revs, waitError(err, rep))
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
@@ -297,27 +297,7 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 // again), so that history shows it and the default rollback skips it. It
 // runs even when the wait was interrupted, on a context of its own with a
 // short bound. What it did is added to the error, below its first line.
-func recordVerdict(c *builtins.Call, targets starlark.Tuple, cause error) error {
-	var revs []builtins.ReleaseRevision
-	var walk func(v starlark.Value, depth int)
-	walk = func(v starlark.Value, depth int) {
-		switch x := v.(type) {
-		case builtins.ReleaseRevision:
-			revs = append(revs, x)
-		case *starlark.List, starlark.Tuple:
-			if depth == 0 {
-				it := x.(starlark.Iterable).Iterate()
-				defer it.Done()
-				var e starlark.Value
-				for it.Next(&e) {
-					walk(e, 1)
-				}
-			}
-		}
-	}
-	for _, a := range targets {
-		walk(a, 0)
-	}
+func recordVerdict(c *builtins.Call, revs []builtins.ReleaseRevision, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Ctx), verdictTimeout)
 	defer cancel()
 	reason := cause.Error()

@@ -18,27 +18,7 @@ import (
 // interrupt a rollback in the middle of its write.
 func slowRollbackPlan(t *testing.T, e *e2e) string {
 	t.Helper()
-	chart := t.TempDir()
-	files := map[string]string{
-		"Chart.yaml":        "apiVersion: v2\nname: slowrb\nversion: 0.1.0\nappVersion: \"1.0\"\n",
-		"values.yaml":       "msg: a\n",
-		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slowrb}\ndata: {msg: {{ .Values.msg | quote }}}\n",
-		"templates/hook.yaml": `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: slowrb-hook
-  annotations: {"helm.sh/hook": pre-rollback, "helm.sh/hook-delete-policy": before-hook-creation}
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      annotations: {"plate.dev/ready-delay": "3s"}
-    spec:
-      restartPolicy: Never
-      containers: [{name: m, image: registry.example/migrate:1}]
-`,
-	}
-	writeTree(t, chart, files)
+	chart := hookChart(t, "slowrb", "pre-rollback", "", ` {"plate.dev/ready-delay": "3s"}`)
 	return e.plan(t, fmt.Sprintf(`
 ns = param("ns", "default")
 msg = param("msg", "a")

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -340,23 +338,7 @@ func TestChangeCommandsCheckNamespace(t *testing.T) {
 // Without -n the commands use the namespace of the kube context.
 func TestChangeCommandsContextNamespace(t *testing.T) {
 	api, _ := newAPIRecorder(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: rec
-  cluster: {server: %q}
-contexts:
-- name: rec
-  context: {cluster: rec, user: rec, namespace: team-a}
-current-context: rec
-users:
-- name: rec
-  user: {token: t}
-`, api.srv.URL)
-	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := recorderKubeconfig(t, api.srv.URL, "team-a")
 	// The clients of rollback, recover, restore and history.
 	for _, tc := range []struct{ flag, want string }{{"", "team-a"}, {"web", "web"}} {
 		cl, err := connectRelease(&GlobalOptions{Kubeconfig: kubeconfig, Namespace: tc.flag}, true)

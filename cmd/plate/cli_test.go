@@ -60,6 +60,14 @@ func newAPIRecorder(t *testing.T) (*apiRecorder, string) {
 		http.NotFound(w, req)
 	}))
 	t.Cleanup(r.srv.Close)
+	kc := recorderKubeconfig(t, r.srv.URL, "default")
+	return r, kc
+}
+
+// recorderKubeconfig writes a kubeconfig whose one context points at server
+// with namespace as its default.
+func recorderKubeconfig(t *testing.T, server, namespace string) string {
+	t.Helper()
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg := fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -68,16 +76,16 @@ clusters:
   cluster: {server: %q}
 contexts:
 - name: rec
-  context: {cluster: rec, user: rec, namespace: default}
+  context: {cluster: rec, user: rec, namespace: %s}
 current-context: rec
 users:
 - name: rec
   user: {token: t}
-`, r.srv.URL)
+`, server, namespace)
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return r, kc
+	return kc
 }
 
 func (r *apiRecorder) requests() []string {

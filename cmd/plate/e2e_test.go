@@ -202,16 +202,7 @@ ns = param("ns", "default")
 kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "locked"}}, namespace = ns)
 block()
 `)
-	blocked = make(chan struct{})
-	io1, out1, err1 := iostreamsTest()
-	intr := make(chan struct{})
-	f1 := &Factory{IO: io1, Now: fixedClock(), Plugins: withTestPlugin,
-		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
-	done := make(chan int)
-	go func() {
-		done <- Main([]string{"run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns=" + e.ns, plan}, f1)
-	}()
-	<-blocked // the first run holds the lock and waits
+	stop := blockedRun(t, "run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns="+e.ns, plan)
 	io2, out2, err2 := iostreamsTest()
 	f2 := &Factory{IO: io2, Now: fixedClock(), Plugins: withTestPlugin}
 	code := Main([]string{"run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns=" + e.ns, plan}, f2)
@@ -222,9 +213,8 @@ block()
 	if r := runPlateWith(t, withTestPlugin, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan); r.code != 0 {
 		t.Errorf("dry run during a locked run: exit %d\n%s", r.code, r.errOut)
 	}
-	close(intr)
-	if code := <-done; code != exit.Interrupted {
-		t.Errorf("first run: exit %d\n%s%s", code, out1, err1)
+	if r1 := stop(); r1.code != exit.Interrupted {
+		t.Errorf("first run: exit %d\n%s%s", r1.code, r1.out, r1.errOut)
 	}
 	leases, err := e.c.Clientset().CoordinationV1().Leases(e.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(leases.Items) != 0 {

@@ -42,16 +42,7 @@ helm_install("shop", "`+webChartPath(t)+`", namespace = ns, set = {"message": "f
 ns = param("ns", "default")
 helm_install("cafe", "`+webChartPath(t)+`", namespace = ns)
 `)
-	blocked = make(chan struct{})
-	io1, out1, err1 := iostreamsTest()
-	intr := make(chan struct{})
-	f1 := &Factory{IO: io1, Now: fixedClock(), Plugins: withTestPlugin,
-		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
-	done := make(chan int)
-	go func() {
-		done <- Main([]string{"run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns=" + e.ns, "-p", "msg=S3CRET-first", shop}, f1)
-	}()
-	<-blocked // the first run installed shop and holds its lock
+	stop := blockedRun(t, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "msg=S3CRET-first", shop)
 
 	lease, err := e.c.Clientset().CoordinationV1().Leases(e.ns).Get(context.Background(), "plate-release-shop", metav1.GetOptions{})
 	if err != nil {
@@ -84,9 +75,8 @@ helm_install("cafe", "`+webChartPath(t)+`", namespace = ns)
 	if r := runPlateWith(t, withTestPlugin, "run", "--yes", "--kubeconfig", kc2, "-p", "ns="+e.ns, elsewhere); r.code != 0 {
 		t.Errorf("a run of another release: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	close(intr)
-	if code := <-done; code != exit.Interrupted {
-		t.Errorf("first run: exit %d\n%s%s", code, out1, err1)
+	if r1 := stop(); r1.code != exit.Interrupted {
+		t.Errorf("first run: exit %d\n%s%s", r1.code, r1.out, r1.errOut)
 	}
 	leases, err := e.c.Clientset().CoordinationV1().Leases(e.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(leases.Items) != 0 {

@@ -24,37 +24,46 @@ import (
 // cluster), so that a test can interrupt or kill an upgrade in the middle.
 func hookedPlan(t *testing.T, e *e2e) string {
 	t.Helper()
-	chart := t.TempDir()
-	files := map[string]string{
-		"Chart.yaml":        "apiVersion: v2\nname: hooked\nversion: 0.1.0\nappVersion: \"1.0\"\n",
-		"values.yaml":       "msg: a\nslow: false\n",
-		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hooked}\ndata: {msg: {{ .Values.msg | quote }}}\n",
-		"templates/hook.yaml": `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: hooked-migrate
-  annotations: {"helm.sh/hook": pre-upgrade, "helm.sh/hook-delete-policy": before-hook-creation}
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      annotations:
+	chart := hookChart(t, "hooked", "pre-upgrade", "slow: false\n", `
         plate.dev/hook: migrate
         {{- if .Values.slow }}
         plate.dev/simulate: never-ready
-        {{- end }}
-    spec:
-      restartPolicy: Never
-      containers: [{name: m, image: registry.example/migrate:1}]
-`,
-	}
-	writeTree(t, chart, files)
+        {{- end }}`)
 	return e.plan(t, fmt.Sprintf(`
 ns = param("ns", "default")
 msg = param("msg", "a")
 slow = param("slow", False)
 helm_install("hooked", %q, namespace = ns, set = {"msg": msg, "slow": slow}, timeout = "3m")
 `, chart))
+}
+
+// hookChart writes a chart named name: a ConfigMap with .Values.msg, and a
+// Job hook of phase whose pod carries podAnnotations (a YAML mapping body
+// under "annotations:", in flow or block style). values is added to
+// "msg: a".
+func hookChart(t *testing.T, name, phase, values, podAnnotations string) string {
+	t.Helper()
+	chart := t.TempDir()
+	writeTree(t, chart, map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: " + name + "\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+		"values.yaml":       "msg: a\n" + values,
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {msg: {{ .Values.msg | quote }}}\n",
+		"templates/hook.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: ` + name + `-hook
+  annotations: {"helm.sh/hook": ` + phase + `, "helm.sh/hook-delete-policy": before-hook-creation}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations:` + podAnnotations + `
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: registry.example/migrate:1}]
+`,
+	})
+	return chart
 }
 
 // writeTree writes files (slash-separated paths) under dir.

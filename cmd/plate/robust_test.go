@@ -40,6 +40,26 @@ func (testPlugin) Builtins() []builtins.Builtin {
 	}
 }
 
+// blockedRun starts plate with args (and the test plugin) in the background
+// and returns once the plan's block() waits, holding whatever the run holds;
+// stop interrupts the run and returns its result.
+func blockedRun(t *testing.T, args ...string) (stop func() result) {
+	t.Helper()
+	blocked = make(chan struct{})
+	io, out, errOut := iostreamsTest()
+	intr := make(chan struct{})
+	f := &Factory{IO: io, Now: fixedClock(), Plugins: withTestPlugin,
+		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
+	done := make(chan int)
+	go func() { done <- Main(args, f) }()
+	<-blocked
+	return func() result {
+		close(intr)
+		code := <-done
+		return result{code: code, out: out.String(), errOut: errOut.String()}
+	}
+}
+
 func withTestPlugin() []builtins.Plugin { return append(registry.Plugins(), testPlugin{}) }
 
 func planFile(t *testing.T, src string) string {

@@ -132,9 +132,13 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
-	var events []trace.Event
+	var sinks []trace.Sink
+	pending := false
+	if opts.DetailedExitcode {
+		sinks = append(sinks, trace.SinkFunc(func(e trace.Event) { pending = pending || trace.ChangesPending([]trace.Event{e}) }))
+	}
 	err := runner.Run(ctx, runner.Options{
-		Sinks:             []trace.Sink{trace.SinkFunc(func(e trace.Event) { events = append(events, e) })},
+		Sinks:             sinks,
 		Plan:              opts.Plan,
 		Root:              g.Root,
 		Params:            opts.Params,
@@ -157,7 +161,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		TTY:               f.IO.IsStdoutTTY(),
 		Now:               f.Now,
 	})
-	if err == nil && opts.DetailedExitcode && trace.ChangesPending(events) {
+	if err == nil && pending {
 		return &silent{code: exit.ChangesPending}
 	}
 	return err

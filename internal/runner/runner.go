@@ -11,7 +11,7 @@
 // builtin tests run plans through it with internal/runner/runnertest.
 //
 // The runner installs no signal handler: the caller's context carries
-// interrupts (Options.Interrupts, when set, is a second way in).
+// interrupts (Main cancels it on the first SIGINT or SIGTERM).
 package runner
 
 import (
@@ -75,9 +75,6 @@ type Options struct {
 	// roll back every release it changed (--rollback-on-failure; a plan
 	// asks for it with rollback_on_failure()).
 	RollbackOnFailure bool
-	// Interrupts, when set, delivers interrupts that cancel the run as the
-	// context's cancellation does. The runner installs no signal handler.
-	Interrupts func() (<-chan struct{}, func())
 
 	// Out receives the trace, the headers and footers and print() output;
 	// nil: the runner prints nothing of its own (tests read Sinks).
@@ -210,19 +207,6 @@ func New(p *Plan, o Options) *Runner {
 // succeeded, the run lock (when the preflight used the cluster) and the
 // run pass. A run pass that stops is followed by the stop report.
 func (r *Runner) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if r.o.Interrupts != nil {
-		intr, stop := r.o.Interrupts()
-		defer stop()
-		go func() {
-			select {
-			case <-intr:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
 	name := r.plan.Name
 	if r.o.Graph {
 		err := r.Pass(ctx, trace.DryRun)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
@@ -149,11 +147,9 @@ func (r *Runner) undoOne(ctx context.Context, eng *engine.Engine, u undo) error 
 	}
 	var targets []kwait.Target
 	for _, o := range rolled.Release.Objects {
-		gv, err := schema.ParseGroupVersion(o.APIVersion)
-		if err != nil {
-			continue
+		if t, err := kwait.ObjectTarget(o.APIVersion, o.Kind, o.Namespace, o.Name, u.release); err == nil {
+			targets = append(targets, t)
 		}
-		targets = append(targets, kwait.Target{GVK: gv.WithKind(o.Kind), Namespace: o.Namespace, Name: o.Name, Release: u.release})
 	}
 	return eng.Do(ctx, &engine.Step{Builtin: "wait_ready", Effect: engine.Read, Args: map[string]any{"release": u.release, "on_failure": true}},
 		func(ctx context.Context, rep *engine.Report) error {

@@ -56,6 +56,16 @@ func (t Target) String() string {
 	return kind + "/" + t.Name
 }
 
+// ObjectTarget is the target of one object of a release's manifest, whose
+// type is known exactly.
+func ObjectTarget(apiVersion, kind, namespace, name, release string) (Target, error) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{GVK: gv.WithKind(kind), Namespace: namespace, Name: name, Release: release}, nil
+}
+
 // ParseRef parses a "kind/name" reference such as "deployment/plate-api",
 // "pvc/cache" or "crd/certificates.cert-manager.io". The kind part may
 // itself contain slashes ("apps/v1/Deployment/api"): the name is what
