@@ -10,6 +10,11 @@
 // renewed while the run lasts, released at its end, and a lease whose
 // holder stopped renewing it (a killed run) expires and is taken over; the
 // takeover is reported. A dry run takes no lock.
+//
+// A lock fences its run: Check, called before each write, fails once the
+// lease was taken by another holder or deleted, or once it went longer
+// than its TTL without a successful renewal (failed renewals, or a process
+// that was paused); from then on the lock stays lost.
 package lock
 
 import (
@@ -114,6 +119,9 @@ func Env(namespace string, params []string) string {
 // Target is one lease to take.
 type Target struct {
 	Namespace, Name string
+	// Force takes the lease even from a live holder (plate recover
+	// --force); that holder's run then stops before its next write.
+	Force bool
 	// Guard, when set, is a lease that must not be held by another live
 	// run either; it is read, not taken (see ReleaseTargets).
 	Guard *Target
@@ -158,7 +166,7 @@ func AcquireAll(ctx context.Context, cs kubernetes.Interface, targets []Target, 
 		if i > 0 && t.Namespace == ts[i-1].Namespace && t.Name == ts[i-1].Name {
 			continue
 		}
-		if g := t.Guard; g != nil {
+		if g := t.Guard; g != nil && !t.Force {
 			if err := checkFree(ctx, cs, *g, now()); err != nil {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 				set.Release(rctx)
@@ -166,7 +174,7 @@ func AcquireAll(ctx context.Context, cs kubernetes.Interface, targets []Target, 
 				return nil, err
 			}
 		}
-		l, err := Acquire(ctx, cs, Options{Namespace: t.Namespace, Name: t.Name, Holder: holder, TTL: ttl, Now: now})
+		l, err := Acquire(ctx, cs, Options{Namespace: t.Namespace, Name: t.Name, Holder: holder, TTL: ttl, Now: now, Force: t.Force})
 		if err != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			set.Release(rctx)
@@ -219,6 +227,50 @@ func (s *Set) Release(ctx context.Context) error {
 	return first
 }
 
+// Check returns the *LostError of the first lock of the set that is lost
+// (see Lock.Check), nil while the run holds them all. The locks are
+// checked at once.
+func (s *Set) Check(ctx context.Context) error {
+	errs := make([]error, len(s.Locks))
+	var wg sync.WaitGroup
+	for i, l := range s.Locks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.Check(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lost returns the *LostError of the first lock of the set that its
+// renewals found lost, without asking the cluster; nil otherwise.
+func (s *Set) Lost() error {
+	for _, l := range s.Locks {
+		if err := l.Lost(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnLost calls fn once, from the renewal goroutine, when a renewal finds a
+// lock of the set lost, and warn when a renewal fails (once per run of
+// failures). Either may be nil.
+func (s *Set) OnLost(fn func(*LostError), warn func(error)) {
+	for _, l := range s.Locks {
+		l.mu.Lock()
+		l.onLost, l.onWarn = fn, warn
+		l.mu.Unlock()
+	}
+}
+
 // HeldError is returned when another live run holds the lock.
 type HeldError struct {
 	Lease  string
@@ -229,6 +281,23 @@ func (e *HeldError) Error() string {
 	return fmt.Sprintf("another plate run holds the lock %s: %s", e.Lease, e.Holder)
 }
 
+// LostError says that a run no longer holds a lock: another holder took
+// the lease, the lease was deleted, or it went longer than its TTL without
+// a successful renewal (then another run may have taken it in between).
+type LostError struct {
+	Lease string
+	// Holder is the lease's new holder, when another run took it.
+	Holder *Holder
+	// Reason says how it was lost.
+	Reason string
+	// At is when this run found it lost.
+	At time.Time
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("this run lost its lock %s: %s", e.Lease, e.Reason)
+}
+
 // Lock is a held lease.
 type Lock struct {
 	cs        kubernetes.Interface
@@ -237,8 +306,23 @@ type Lock struct {
 	identity  string
 	ttl       time.Duration
 	now       func() time.Time
-	// TookOver is the previous holder when an expired lease was taken over.
+	// TookOver is the previous holder when an expired lease was taken over
+	// (or, with Force, a live one).
 	TookOver *Holder
+	// TookOverLive is true when TookOver was still renewing its lease
+	// (Force).
+	TookOverLive bool
+
+	mu sync.Mutex
+	// renewed is when the lease was last renewed (the RenewTime this run
+	// wrote; the clock's reading, with its monotonic part).
+	renewed time.Time
+	// failing is the error of the renewals that failed since the last
+	// success (nil: the last one succeeded).
+	failing error
+	lost    *LostError
+	onLost  func(*LostError)
+	onWarn  func(error)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -252,6 +336,8 @@ type Options struct {
 	Holder    Holder
 	TTL       time.Duration    // default DefaultTTL
 	Now       func() time.Time // default time.Now
+	// Force takes the lease even from a live holder.
+	Force bool
 }
 
 // Acquire takes the lease or returns *HeldError naming its live holder. The
@@ -269,7 +355,8 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, o Options) (*Lock, er
 	leases := cs.CoordinationV1().Leases(o.Namespace)
 	secs := int32(o.TTL / time.Second)
 	for attempt := 0; attempt < 3; attempt++ {
-		now := metav1.NewMicroTime(o.Now())
+		taken := o.Now()
+		now := metav1.NewMicroTime(taken)
 		cur, err := leases.Get(ctx, o.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			_, err = leases.Create(ctx, &coordinationv1.Lease{
@@ -284,6 +371,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, o Options) (*Lock, er
 			if err != nil {
 				return nil, fmt.Errorf("taking the run lock %s/%s: %w", o.Namespace, o.Name, err)
 			}
+			l.renewed = taken
 			l.start()
 			return l, nil
 		}
@@ -291,11 +379,13 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, o Options) (*Lock, er
 			return nil, fmt.Errorf("reading the run lock %s/%s: %w", o.Namespace, o.Name, err)
 		}
 		prev := holderOf(cur)
-		if held(cur, o.Now()) && !deadHere(prev) {
+		live := held(cur, o.Now()) && !deadHere(prev)
+		if live && !o.Force {
 			return nil, &HeldError{Lease: o.Namespace + "/" + o.Name, Holder: prev}
 		}
+		l.TookOver, l.TookOverLive = nil, false
 		if cur.Spec.HolderIdentity != nil && *cur.Spec.HolderIdentity != "" {
-			l.TookOver = &prev
+			l.TookOver, l.TookOverLive = &prev, live
 		}
 		cur.Spec.HolderIdentity = &identity
 		cur.Spec.LeaseDurationSeconds = &secs
@@ -310,6 +400,7 @@ func Acquire(ctx context.Context, cs kubernetes.Interface, o Options) (*Lock, er
 			}
 			return nil, fmt.Errorf("taking over the run lock %s/%s: %w", o.Namespace, o.Name, err)
 		}
+		l.renewed = taken
 		l.start()
 		return l, nil
 	}
@@ -352,30 +443,170 @@ func (l *Lock) start() {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		t := time.NewTicker(l.ttl / 3)
-		defer t.Stop()
 		for {
+			every := l.ttl / 3
+			if l.failingNow() {
+				// Retry sooner after a failure, so that one lost
+				// request does not cost a third of the TTL.
+				every = l.ttl / 10
+			}
+			t := time.NewTimer(every)
 			select {
 			case <-l.stop:
+				t.Stop()
 				return
 			case <-t.C:
-				l.renew()
+			}
+			if l.renew() != nil {
+				return
 			}
 		}
 	}()
 }
 
-func (l *Lock) renew() {
+func (l *Lock) failingNow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failing != nil
+}
+
+// renew renews the lease. It returns the *LostError once the lock is lost:
+// the lease has another holder or is gone, or renewals have failed (or not
+// happened) for longer than the TTL. A failed renewal is remembered (and
+// warned about once), never ignored.
+func (l *Lock) renew() *LostError {
+	if lost := l.Lost(); lost != nil {
+		return lost.(*LostError)
+	}
+	if lost := l.expired(); lost != nil {
+		return lost
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/3)
 	defer cancel()
 	leases := l.cs.CoordinationV1().Leases(l.namespace)
 	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
-	if err != nil || cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.identity {
-		return
+	if lost := l.judge(cur, err); lost != nil || err != nil {
+		return lost
 	}
-	now := metav1.NewMicroTime(l.now())
+	at := l.now()
+	now := metav1.NewMicroTime(at)
 	cur.Spec.RenewTime = &now
-	_, _ = leases.Update(ctx, cur, metav1.UpdateOptions{})
+	// The update carries the lease's resourceVersion: if another run took
+	// it since the read, it fails with a conflict and the next renewal
+	// finds the other holder.
+	if _, err := leases.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		l.failed(err)
+		return l.expired()
+	}
+	l.mu.Lock()
+	l.renewed, l.failing = at, nil
+	l.mu.Unlock()
+	return nil
+}
+
+// judge reads the answer to a read of the lease: another holder or no
+// lease is a lost lock; a failed read is a failed renewal.
+func (l *Lock) judge(cur *coordinationv1.Lease, err error) *LostError {
+	switch {
+	case apierrors.IsNotFound(err):
+		return l.lose(nil, "its Lease was deleted")
+	case err != nil:
+		l.failed(err)
+		return l.expired()
+	case cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.identity:
+		h := holderOf(cur)
+		return l.lose(&h, "another run took it: "+h.String())
+	}
+	return nil
+}
+
+// failed records a failed renewal.
+func (l *Lock) failed(err error) {
+	l.mu.Lock()
+	first := l.failing == nil
+	l.failing = err
+	warn := l.onWarn
+	l.mu.Unlock()
+	if first && warn != nil {
+		warn(fmt.Errorf("renewing the run lock %s failed (retrying): %w", l.Name(), err))
+	}
+}
+
+// expired loses the lock when it went longer than its TTL without a
+// successful renewal. The time since is read on both the monotonic and the
+// wall clock (the monotonic clock stops while a machine sleeps), the
+// longer counting.
+func (l *Lock) expired() *LostError {
+	l.mu.Lock()
+	since, failing := l.renewed, l.failing
+	l.mu.Unlock()
+	now := l.now()
+	d := now.Sub(since)
+	if w := now.Round(0).Sub(since.Round(0)); w > d {
+		d = w
+	}
+	if d <= l.ttl {
+		return nil
+	}
+	why := fmt.Sprintf("it was not renewed for %s, longer than its TTL of %s (the process was paused or the cluster did not answer)", d.Round(time.Second), l.ttl)
+	if failing != nil {
+		why = fmt.Sprintf("its renewals failed for %s, longer than its TTL of %s: %v", d.Round(time.Second), l.ttl, failing)
+	}
+	return l.lose(nil, why)
+}
+
+// lose marks the lock lost (once) and tells the OnLost callback.
+func (l *Lock) lose(h *Holder, reason string) *LostError {
+	l.mu.Lock()
+	if l.lost != nil {
+		lost := l.lost
+		l.mu.Unlock()
+		return lost
+	}
+	l.lost = &LostError{Lease: l.Name(), Holder: h, Reason: reason, At: l.now()}
+	lost, fn := l.lost, l.onLost
+	l.mu.Unlock()
+	if fn != nil {
+		fn(lost)
+	}
+	return lost
+}
+
+// Lost returns the *LostError once the lock is known to be lost, without
+// asking the cluster; nil otherwise.
+func (l *Lock) Lost() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost == nil {
+		return nil
+	}
+	return l.lost
+}
+
+// Check is the fence of a write: it returns a *LostError when the run no
+// longer holds the lock. It reads the lease (a failed read counts as a
+// failed renewal: the write goes on while the lease is younger than its
+// TTL, and the write itself then meets the same cluster) and finds it lost
+// when another run holds it, when it is gone, or when it went longer than
+// its TTL without a successful renewal. A lost lock stays lost.
+func (l *Lock) Check(ctx context.Context) error {
+	if err := l.Lost(); err != nil {
+		return err
+	}
+	if lost := l.expired(); lost != nil {
+		return lost
+	}
+	timeout := l.ttl / 3
+	if timeout > 10*time.Second {
+		timeout = 10 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	cur, err := l.cs.CoordinationV1().Leases(l.namespace).Get(rctx, l.name, metav1.GetOptions{})
+	if lost := l.judge(cur, err); lost != nil {
+		return lost
+	}
+	return nil
 }
 
 // Release stops renewing and frees the lease (only if this run still holds
@@ -394,6 +625,7 @@ func (l *Lock) Release(ctx context.Context) error {
 			return
 		}
 		if cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.identity {
+			// Another run holds it now: its lease is not ours to free.
 			return
 		}
 		rv := cur.ResourceVersion
@@ -407,3 +639,50 @@ func (l *Lock) Release(ctx context.Context) error {
 
 // Name returns namespace/name of the lease.
 func (l *Lock) Name() string { return l.namespace + "/" + l.name }
+
+// Status is what a lease says about the run that holds (or held) it.
+type Status struct {
+	Lease  string
+	Holder Holder
+	// Live is true when the lease was renewed within its TTL and its
+	// holder is not known to be dead.
+	Live bool
+	// Dead is true when the holder is a process of this host that no
+	// longer runs (a killed run).
+	Dead bool
+	// Renewed is the lease's last renewal.
+	Renewed time.Time
+}
+
+func (s *Status) String() string {
+	switch {
+	case s.Live:
+		return fmt.Sprintf("held by %s", s.Holder)
+	case s.Dead:
+		return fmt.Sprintf("last held by %s, a process of this host that no longer runs", s.Holder)
+	}
+	return fmt.Sprintf("last held by %s, expired (last renewed %s)", s.Holder, s.Renewed.UTC().Format(time.RFC3339))
+}
+
+// Inspect reads the lease of t. It returns nil, nil when there is none, or
+// when the user may not read it (a namespace-scoped user and the lock
+// namespace).
+func Inspect(ctx context.Context, cs kubernetes.Interface, t Target, now time.Time) (*Status, error) {
+	cur, err := cs.CoordinationV1().Leases(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the run lock %s/%s: %w", t.Namespace, t.Name, err)
+	}
+	if cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity == "" {
+		return nil, nil
+	}
+	h := holderOf(cur)
+	st := &Status{Lease: t.Namespace + "/" + t.Name, Holder: h, Dead: deadHere(h)}
+	st.Live = held(cur, now) && !st.Dead
+	if cur.Spec.RenewTime != nil {
+		st.Renewed = cur.Spec.RenewTime.Time
+	}
+	return st, nil
+}

@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/plate-dev/plate/internal/localcluster"
 )
@@ -214,5 +217,210 @@ func TestReleaseTargetsGuard(t *testing.T) {
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder.User != "creator" {
 		t.Errorf("the fallback lease did not guard: %v", err)
+	}
+}
+
+// fakeClock is a clock a test moves forward.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// takeLease makes the lease ns/name another run's, as a run that took it
+// over would (identity and holder record).
+func takeLease(t *testing.T, c *localcluster.Cluster, ns, name string, h Holder) {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := c.Clientset().CoordinationV1().Leases(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "other/1/1"
+	cur.Spec.HolderIdentity = &id
+	cur.Annotations[HolderAnnotation] = `{"user":"` + h.User + `","host":"` + h.Host + `","pid":` + "4242" + `}`
+	if _, err := c.Clientset().CoordinationV1().Leases(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Check, the fence before a write, finds the lock lost once another run
+// holds the lease, names that run, and keeps it lost; Release then leaves
+// the other run's lease alone.
+func TestCheckFindsAnotherHolder(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	l, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-f", Holder: Holder{User: "first", Since: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &Set{Locks: []*Lock{l}}
+	if err := set.Check(ctx); err != nil {
+		t.Fatalf("a held lock: %v", err)
+	}
+	var notified *LostError
+	set.OnLost(func(e *LostError) { notified = e }, nil)
+	takeLease(t, c, ns, "plate-release-f", Holder{User: "thief", Host: "elsewhere"})
+	err = set.Check(ctx)
+	var lost *LostError
+	if !errors.As(err, &lost) || lost.Holder == nil || lost.Holder.User != "thief" || lost.Lease != ns+"/plate-release-f" {
+		t.Fatalf("after a takeover: %v", err)
+	}
+	if !strings.Contains(err.Error(), "this run lost its lock "+ns+"/plate-release-f: another run took it: thief@elsewhere (pid 4242)") {
+		t.Errorf("message: %v", err)
+	}
+	if notified != lost {
+		t.Errorf("OnLost was told %v", notified)
+	}
+	if set.Lost() == nil {
+		t.Error("Lost() forgot the loss")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Clientset().CoordinationV1().Leases(ns).Get(ctx, "plate-release-f", metav1.GetOptions{}); err != nil {
+		t.Errorf("Release deleted the other run's lease: %v", err)
+	}
+}
+
+// A deleted lease is a lost lock too (a run that took it over and ended
+// deleted it).
+func TestCheckFindsLeaseDeleted(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	l, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-g", Holder: Holder{User: "first"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	if err := c.Clientset().CoordinationV1().Leases(ns).Delete(ctx, "plate-release-g", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Check(ctx); err == nil || !strings.Contains(err.Error(), "its Lease was deleted") {
+		t.Errorf("after a delete: %v", err)
+	}
+}
+
+// A lock that went longer than its TTL without a renewal (a paused process:
+// the clock jumps) is lost even though nobody took it: another run could
+// have taken it and written in between.
+func TestCheckFindsUnrenewedLockLost(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	l, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-h", Holder: Holder{User: "sleeper"}, TTL: 30 * time.Second, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	clock.Add(29 * time.Second)
+	if err := l.Check(ctx); err != nil {
+		t.Fatalf("within the TTL: %v", err)
+	}
+	clock.Add(2 * time.Second)
+	err = l.Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "it was not renewed for 31s, longer than its TTL of 30s") {
+		t.Errorf("past the TTL: %v", err)
+	}
+}
+
+// Renewal errors are not ignored: the first is warned about, they are
+// retried, and once they have lasted longer than the TTL the lock is lost
+// with the last error named.
+func TestRenewalErrorsLoseTheLockAfterTTL(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	l, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-i", Holder: Holder{User: "cut-off"}, TTL: 30 * time.Second, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	close(l.stop) // renewals are driven by the test
+	l.wg.Wait()
+	l.once.Do(func() {})
+	var warnings []error
+	var notified *LostError
+	(&Set{Locks: []*Lock{l}}).OnLost(func(e *LostError) { notified = e }, func(err error) { warnings = append(warnings, err) })
+	live := l.cs
+	unreachable, err := kubernetes.NewForConfig(&rest.Config{Host: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cs = unreachable
+	clock.Add(10 * time.Second)
+	if lost := l.renew(); lost != nil {
+		t.Fatalf("one failed renewal lost the lock: %v", lost)
+	}
+	clock.Add(10 * time.Second)
+	if lost := l.renew(); lost != nil {
+		t.Fatalf("two failed renewals within the TTL lost the lock: %v", lost)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Error(), "renewing the run lock "+ns+"/plate-release-i failed (retrying)") {
+		t.Errorf("warnings: %v", warnings)
+	}
+	// Within the TTL, a write may go on: the lease is still this run's.
+	if err := l.Check(ctx); err != nil {
+		t.Errorf("check within the TTL: %v", err)
+	}
+	clock.Add(11 * time.Second)
+	lost := l.renew()
+	if lost == nil || !strings.Contains(lost.Error(), "its renewals failed for 31s, longer than its TTL of 30s") || !strings.Contains(lost.Error(), "127.0.0.1:1") {
+		t.Fatalf("renewals failing past the TTL: %v", lost)
+	}
+	if notified != lost {
+		t.Errorf("OnLost was told %v", notified)
+	}
+	// The cluster answers again: the lock stays lost.
+	l.cs = live
+	if err := l.Check(ctx); err != lost {
+		t.Errorf("a lost lock came back: %v", err)
+	}
+}
+
+// Force takes a lease from a live holder (plate recover --force); the
+// holder's next check finds its lock lost.
+func TestForceTakesOverALiveHolder(t *testing.T) {
+	c := localcluster.ForTest(t)
+	ns := c.TestNamespace(t)
+	ctx := context.Background()
+	first, err := Acquire(ctx, c.Clientset(), Options{Namespace: ns, Name: "plate-release-j", Holder: Holder{User: "running", Host: "ci-1", PID: 7, Since: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release(ctx)
+	st, err := Inspect(ctx, c.Clientset(), Target{Namespace: ns, Name: "plate-release-j"}, time.Now())
+	if err != nil || st == nil || !st.Live || st.Holder.User != "running" || !strings.HasPrefix(st.String(), "held by running@ci-1 (pid 7)") {
+		t.Fatalf("inspect: %+v %v", st, err)
+	}
+	set, err := AcquireAll(ctx, c.Clientset(), []Target{{Namespace: ns, Name: "plate-release-j", Force: true}}, Holder{User: "recover", Host: "ci-2", PID: 8, Since: time.Now()}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Release(ctx)
+	if l := set.Locks[0]; l.TookOver == nil || l.TookOver.User != "running" || !l.TookOverLive {
+		t.Errorf("takeover: %+v live=%v", l.TookOver, l.TookOverLive)
+	}
+	var lost *LostError
+	if err := first.Check(ctx); !errors.As(err, &lost) || lost.Holder == nil || lost.Holder.User != "recover" {
+		t.Errorf("the holder's check after a forced takeover: %v", err)
+	}
+	if st, err := Inspect(ctx, c.Clientset(), Target{Namespace: ns, Name: "plate-release-none"}, time.Now()); st != nil || err != nil {
+		t.Errorf("inspect of no lease: %+v %v", st, err)
 	}
 }
