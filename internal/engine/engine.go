@@ -62,6 +62,11 @@ type Options struct {
 	// Script, for `plate test`, answers the pass's reads; a pass with a
 	// script is offline.
 	Script *Script
+	// Fence, in a run pass, is called before each write to the cluster
+	// (the live adapters' one check point): an error stops that write and
+	// fails its step. The runner checks there that the run still holds its
+	// locks.
+	Fence func(ctx context.Context) error
 }
 
 // Engine runs the steps of one pass of a plan.

@@ -35,6 +35,17 @@ func (l live) cluster() (*kube.Client, error) {
 	return cl, nil
 }
 
+// fence is the one check point of the run pass's writes: before each
+// install, upgrade, rollback, uninstall, verdict, apply and delete it asks
+// Options.Fence whether the pass may still write (the run still holds its
+// locks). Dry passes cannot write and are not fenced.
+func (l live) fence(ctx context.Context) error {
+	if f := l.e.opts.Fence; f != nil && l.e.Writes() {
+		return f(ctx)
+	}
+	return nil
+}
+
 // viaHelm runs op with the pass's Helm client.
 func viaHelm[T any](e *Engine, op func(hc *helm.Client) (T, error)) (T, error) {
 	hc, err := e.helmClient()
@@ -46,18 +57,30 @@ func viaHelm[T any](e *Engine, op func(hc *helm.Client) (T, error)) (T, error) {
 }
 
 func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.InstallResult, error) {
+	if err := l.fence(ctx); err != nil {
+		return nil, err
+	}
 	return viaHelm(l.e, func(hc *helm.Client) (*helm.InstallResult, error) { return hc.Install(ctx, req) })
 }
 
 func (l live) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.UninstallResult, error) {
+	if err := l.fence(ctx); err != nil {
+		return nil, err
+	}
 	return viaHelm(l.e, func(hc *helm.Client) (*helm.UninstallResult, error) { return hc.Uninstall(ctx, req) })
 }
 
 func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.RollbackResult, error) {
+	if err := l.fence(ctx); err != nil {
+		return nil, err
+	}
 	return viaHelm(l.e, func(hc *helm.Client) (*helm.RollbackResult, error) { return hc.Rollback(ctx, req) })
 }
 
 func (l live) MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error) {
+	if err := l.fence(ctx); err != nil {
+		return nil, err
+	}
 	return viaHelm(l.e, func(hc *helm.Client) (*helm.VerdictResult, error) { return hc.MarkFailed(ctx, req) })
 }
 
@@ -83,6 +106,9 @@ func (l live) Read(ctx context.Context, name, namespace string) (*ReleaseRead, e
 func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, namespace string) (*Applied, error) {
 	cl, err := l.cluster()
 	if err != nil {
+		return nil, err
+	}
+	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
 	res, err := cl.Apply(ctx, objs, namespace)
@@ -164,6 +190,9 @@ func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRea
 func (l live) Delete(ctx context.Context, kind, namespace, name string) (*Deleted, error) {
 	cl, gvk, err := l.kind(kind)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
 	act, err := cl.Delete(ctx, gvk, namespace, name)

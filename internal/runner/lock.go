@@ -60,6 +60,12 @@ func (r *Runner) lock(ctx context.Context, preflight []trace.Event) (func(), err
 	if err != nil {
 		return nil, lock.Refused(err, "nothing was written")
 	}
+	r.locks = set
+	set.OnLost(func(lost *lock.LostError) {
+		fmt.Fprintf(r.o.ErrOut, "plate: %v; the run stops before its next write\n", lost)
+	}, func(err error) {
+		fmt.Fprintf(r.o.ErrOut, "plate: warning: %v\n", err)
+	})
 	var names []string
 	for _, l := range set.Locks {
 		names = append(names, l.Name())
@@ -77,4 +83,24 @@ func (r *Runner) lock(ctx context.Context, preflight []trace.Event) (func(), err
 			fmt.Fprintf(r.o.ErrOut, "plate: releasing the run locks %s: %v\n", strings.Join(names, ", "), err)
 		}
 	}, nil
+}
+
+// fence is the run pass's check before each write (engine.Options.Fence):
+// the run must still hold every lock it took. A lost lock fails the write
+// with exit code 1 and the reason.
+func (r *Runner) fence(ctx context.Context) error {
+	if r.locks == nil {
+		return nil
+	}
+	return lostErr(r.locks.Check(ctx), "stopped before this write")
+}
+
+// lostErr is the error of a run that lost its lock: exit code 1, what was
+// not done, and what to look at before running again.
+func lostErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; " + what, Err: err,
+		Hint: "another run may be changing these releases: see plate history and plate status before running again"}
 }

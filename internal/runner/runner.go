@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -28,6 +29,7 @@ import (
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/lock"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -178,6 +180,9 @@ type Runner struct {
 	plan *Plan
 	o    Options
 	out  *output
+	// locks are the run's locks once taken; the run pass's writes are
+	// fenced by them.
+	locks *lock.Set
 }
 
 // New returns a runner of p.
@@ -188,6 +193,8 @@ func New(p *Plan, o Options) *Runner {
 	if o.ErrOut == nil {
 		o.ErrOut = io.Discard
 	}
+	// The lock's renewals write to ErrOut from their own goroutine.
+	o.ErrOut = &syncWriter{w: o.ErrOut}
 	if o.LockNamespace == "" {
 		o.LockNamespace = "default"
 	}
@@ -238,6 +245,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.out.header(fmt.Sprintf("run of %s", name))
 	eng, err := r.pass(ctx, trace.Run)
 	if err != nil && (r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
+		if r.locks != nil && r.locks.Lost() != nil {
+			fmt.Fprintln(r.o.ErrOut, "plate: rollback on failure skipped: this run lost its lock, and another run may be changing these releases")
+			return err
+		}
 		r.rollbackOnFailure(ctx, eng)
 	}
 	return err
@@ -268,12 +279,20 @@ func (r *Runner) pass(ctx context.Context, ps trace.Pass) (*engine.Engine, error
 	rec, end := r.out.recorder()
 	eng := r.engine(ps, rec)
 	err := r.plan.Exec(ctx, r.execOptions(eng))
+	if ps == trace.Run && err == nil && r.locks != nil {
+		// A run that lost its lock after its last write says so: what it
+		// deployed and waited for may have been changed by the other run.
+		err = lostErr(r.locks.Check(ctx), "another run may have changed what this run deployed")
+	}
 	end()
 	r.out.footer(ps, rec.Events(), err)
 	if ps == trace.Run && err != nil {
 		why := "interrupted"
 		if c := exit.Code(err); c != exit.Interrupted {
 			why = "stopped: " + exit.Name(c)
+		}
+		if r.locks != nil && r.locks.Lost() != nil {
+			why = "stopped: this run lost its lock"
 		}
 		StopReport(r.o.ErrOut, rec.Events(), r.o.Kube.DefaultNamespace(), why)
 	}
@@ -311,5 +330,18 @@ func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
 		KubeVersion: r.o.KubeVersion,
 		Concurrency: r.o.Concurrency,
 		Script:      r.o.Script,
+		Fence:       r.fence,
 	})
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
