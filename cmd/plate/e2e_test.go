@@ -295,8 +295,9 @@ func TestE2EDeleteDryRunThenRun(t *testing.T) {
 	}
 }
 
-// A run that fails after changing a release tells the user how to roll it
-// back.
+// A run that fails after installing a release says what the cluster holds
+// of it, and, for a first install, that there is nothing to roll back to
+// (no rollback line that could only fail).
 func TestE2EFailureOffersRollback(t *testing.T) {
 	e := newE2E(t)
 	chart, _ := filepath.Abs("../../testdata/charts/web")
@@ -313,9 +314,14 @@ wait_ready("deployment/smoke", namespace = ns, crash_loop_restarts = 1)
 	if r.code != exit.PlanFailed {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
-	for _, want := range []string{"plate: stopped: plan failed; what this run did before it stopped:", "plate rollback shop -n " + e.ns, "CrashLoopBackOff"} {
+	for _, want := range []string{"plate: stopped: plan failed; what this run did before it stopped:", "CrashLoopBackOff",
+		"shop in " + e.ns + ": install rev 1; now: rev 1 (deployed)\n",
+		"shop in " + e.ns + ": first install: nothing to roll back to; helm_uninstall (or helm uninstall shop -n " + e.ns + ") removes it"} {
 		if !strings.Contains(r.errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
 		}
+	}
+	if strings.Contains(r.errOut, "plate rollback shop") {
+		t.Errorf("a rollback line for a first install:\n%s", r.errOut)
 	}
 }

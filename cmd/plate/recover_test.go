@@ -152,7 +152,7 @@ func TestE2EInterruptDuringUpgrade(t *testing.T) {
 		"upgrade of hooked in namespace " + e.ns + " to rev 2: interrupted",
 		"not run: the rest of the plan",
 		"plate rollback hooked -n " + e.ns,
-		"its new revision is marked failed, not left pending",
+		"hooked in " + e.ns + ": helm_install interrupted; now: rev 2 (failed), made by the helm_install that did not finish",
 	} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("interrupt report lacks %q:\n%s", want, errOut)

@@ -278,6 +278,7 @@ func (r *Runner) Pass(ctx context.Context, ps trace.Pass) error {
 func (r *Runner) pass(ctx context.Context, ps trace.Pass) (*engine.Engine, error) {
 	rec, end := r.out.recorder()
 	eng := r.engine(ps, rec)
+	since := time.Now()
 	err := r.plan.Exec(ctx, r.execOptions(eng))
 	if ps == trace.Run && err == nil && r.locks != nil {
 		// A run that lost its lock after its last write says so: what it
@@ -294,7 +295,11 @@ func (r *Runner) pass(ctx context.Context, ps trace.Pass) (*engine.Engine, error
 		if r.locks != nil && r.locks.Lost() != nil {
 			why = "stopped: this run lost its lock"
 		}
-		StopReport(r.o.ErrOut, rec.Events(), r.o.Kube.DefaultNamespace(), why)
+		st := Stop{Events: rec.Events(), Namespace: r.o.Kube.DefaultNamespace(), Why: why, Since: since}
+		if !r.o.Offline && r.o.Script == nil {
+			st.Found = ReadReleases(ctx, eng.Releases(), st.Releases(), stopReadTimeout)
+		}
+		st.Write(r.o.ErrOut)
 	}
 	return eng, err
 }
