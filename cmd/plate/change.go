@@ -64,6 +64,9 @@ type change[P, R any] struct {
 	Releases func(live *releaseClients, plan P) []lock.Target
 	// Name is the command, for the lock's holder record ("plate rollback").
 	Name string
+	// LockNamespace holds the leases of releases whose namespace did not
+	// exist when their run began (default "default").
+	LockNamespace string
 
 	// connect makes the clients; nil means connectRelease. Tests put
 	// clients that reach no cluster here.
@@ -154,11 +157,17 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 
 // lock takes the run locks of the releases the change makes.
 func (c change[P, R]) lock(ctx context.Context, f *Factory, live *releaseClients, plan P) (func(), error) {
+	lockNS := c.LockNamespace
+	if lockNS == "" {
+		lockNS = "default"
+	}
 	var targets []lock.Target
 	for _, t := range c.Releases(live, plan) {
 		// The release exists, so its namespace does: the lease lives
 		// there; a run that created the namespace holds the fallback one.
-		targets = append(targets, lock.ReleaseTargets(t.Namespace, t.Name, true, "default"))
+		rt := lock.ReleaseTargets(t.Namespace, t.Name, true, lockNS)
+		rt.Force = t.Force
+		targets = append(targets, rt)
 	}
 	if len(targets) == 0 {
 		return func() {}, nil
@@ -167,6 +176,11 @@ func (c change[P, R]) lock(ctx context.Context, f *Factory, live *releaseClients
 	set, err := lock.AcquireAll(ctx, live.kube.Clientset, targets, holder, 0, nil)
 	if err != nil {
 		return nil, lock.Refused(err, "nothing was changed")
+	}
+	for _, l := range set.Locks {
+		if l.TookOver != nil && l.TookOverLive {
+			fmt.Fprintf(f.IO.ErrOut, "plate: took over the run lock %s of a live run (--force): %s; that run stops before its next write\n", l.Name(), l.TookOver)
+		}
 	}
 	return func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -65,7 +65,8 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 	}
 	r := historyReport{Release: opts.Release, Namespace: cl.namespace, Cluster: cl.kube.Describe(), History: info.History}
 	if r.Pending = helm.IsPending(info.Status); r.Pending {
-		r.Hint = pendingHint(opts.Release, cl.namespace, info.Revision, info.Status)
+		r.Hint = pendingHint(&helm.PendingError{Release: opts.Release, Namespace: cl.namespace, Revision: info.Revision, Status: info.Status,
+			Started: info.Updated, Now: f.Now()})
 	}
 	if opts.Output == "json" {
 		return writeJSON(f.IO.Out, r)
@@ -89,10 +90,11 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 	return nil
 }
 
-// pendingHint explains a release stuck in a pending state.
-func pendingHint(release, ns string, rev int, status string) string {
-	return fmt.Sprintf("release %s is stuck in %s at rev %d: an install, upgrade or rollback did not finish (a killed process), "+
-		"and every new operation is refused until it is recovered.\nrecover it with: plate recover %s -n %s", release, status, rev, release, ns)
+// pendingHint explains a release whose latest revision is pending, in
+// the neutral words of a run's refusal: in progress or interrupted.
+func pendingHint(pe *helm.PendingError) string {
+	xe := pe.Exit()
+	return xe.Msg + "; every new install, upgrade or rollback is refused until it ends or is recovered.\n" + xe.Hint
 }
 
 func dash(s string) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/localcluster"
 )
 
 // hookedPlan is a plan of a chart whose pre-upgrade hook Job never
@@ -224,7 +225,8 @@ func TestE2ERecoverKilledUpgrade(t *testing.T) {
 	r := runPlateNow(t, "", false, "history", "hooked", "-n", e.ns, "--kubeconfig", e.kubeconfig)
 	mustRun(t, r, "history")
 	for _, want := range []string{"REVISION  UPDATED", "STATUS", "APP VERSION", "DESCRIPTION", "pending-upgrade", "hooked-0.1.0",
-		"release hooked is stuck in pending-upgrade at rev 2", "recover it with: plate recover hooked -n " + e.ns} {
+		"release hooked in namespace " + e.ns + " is pending-upgrade at rev 2: an install, upgrade or rollback is in progress or was interrupted, started ",
+		"once no plate or helm process works on it any more: plate recover hooked -n " + e.ns} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("history lacks %q:\n%s", want, r.out)
 		}
@@ -243,7 +245,8 @@ func TestE2ERecoverKilledUpgrade(t *testing.T) {
 	muts := e.mutations(t, func() {
 		r = runPlateNow(t, "", false, append(base, "-p", "msg=c", plan)...)
 	})
-	if r.code != exit.PlanFailed || !strings.Contains(r.errOut, "stuck in pending-upgrade at rev 2") || !strings.Contains(r.errOut, "plate recover hooked -n "+e.ns) {
+	if r.code != exit.PlanFailed || !strings.Contains(r.errOut, "is pending-upgrade at rev 2: an install, upgrade or rollback is in progress or was interrupted, started ") ||
+		!strings.Contains(r.errOut, ", holder ") || !strings.Contains(r.errOut, "(its process no longer runs on this host)") || !strings.Contains(r.errOut, "plate recover hooked -n "+e.ns) {
 		t.Errorf("run on a pending release: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	if len(muts) != 0 {
@@ -258,7 +261,7 @@ func TestE2ERecoverKilledUpgrade(t *testing.T) {
 		t.Fatalf("unconfirmed recover: exit %d, %d mutations\n%s%s", r.code, len(muts), r.out, r.errOut)
 	}
 	for _, want := range []string{"rev 2 is pending-upgrade, started", "would mark rev 2 (pending-upgrade) failed; would roll back rev 2→3 (restores rev 1;",
-		"warning: a plate run holds a run lock"} {
+		"run lock: ", "(its process no longer runs on this host)"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("recover preview lacks %q:\n%s", want, r.out)
 		}
@@ -334,5 +337,92 @@ func TestE2ERollbackAndHistory(t *testing.T) {
 	r = runPlateNow(t, "", false, append([]string{"rollback", "shop", "-n", e.ns, "--to", "9", "--yes"}, kc...)...)
 	if r.code != exit.Usage || !strings.Contains(r.errOut, "revision 9 is not in the release history") {
 		t.Errorf("rollback to a missing revision: exit %d %s", r.code, r.errOut)
+	}
+}
+
+// plate recover does not break an operation that is still running: while a
+// plate run upgrades a release (in a pre-upgrade hook that does not end,
+// the revision pending-upgrade, the run's lock live) recover refuses, exit
+// 1, naming the run, and writes nothing (audit log), --yes or not;
+// --force recovers it, taking over the run's lock; the run, interrupted
+// then, leaves the release as recover made it.
+func TestE2ERecoverRefusesALiveOperation(t *testing.T) {
+	e := newE2E(t)
+	const other = "plate-e2e-recover"
+	kc2 := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := e.c.WriteKubeconfigAs(kc2, other, "system:masters"); err != nil {
+		t.Fatal(err)
+	}
+	plan := hookedPlan(t, e)
+	base := []string{"run", "--kubeconfig", e.kubeconfig, "--lock-namespace", e.ns, "-p", "ns=" + e.ns}
+	mustRun(t, runPlateNow(t, "", false, append(base, plan)...), "install")
+
+	io, out, errOut := iostreamsTest()
+	intr := make(chan struct{})
+	f := &Factory{IO: io, Now: time.Now, Plugins: registry.Plugins,
+		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
+	done := make(chan int)
+	go func() { done <- Main(append(base, "-p", "msg=b", "-p", "slow=true", plan), f) }()
+	waitStatus(t, e, "hooked", helm.StatusPendingUpgrade, 60*time.Second)
+
+	recoverArgs := []string{"recover", "hooked", "-n", e.ns, "--kubeconfig", kc2, "--lock-namespace", e.ns}
+	for _, yes := range []bool{false, true} {
+		args := recoverArgs
+		if yes {
+			args = append(args, "--yes")
+		}
+		var r result
+		w := e.c.BeginAudit()
+		r = runPlateNow(t, "", false, args...)
+		muts, err := w.Mutations(context.Background(), localcluster.AuditFilter{Users: []string{other}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.code != exit.PlanFailed || len(muts) != 0 {
+			t.Fatalf("recover (yes=%v) of a live operation: exit %d, %d writes %+v\n%s%s", yes, r.code, len(muts), muts, r.out, r.errOut)
+		}
+		for _, want := range []string{
+			"rev 2 is pending-upgrade, started ",
+			"run lock: ",
+			"(a live plate run: its lock " + e.ns + "/plate-release-hooked is renewed)",
+		} {
+			if !strings.Contains(r.out, want) {
+				t.Errorf("recover preview lacks %q:\n%s", want, r.out)
+			}
+		}
+		for _, want := range []string{
+			"recover hooked refused: a plate run holds the release's lock and may still be working on rev 2: ",
+			"less than 5 minutes ago",
+			"nothing was changed",
+			"plate recover --force",
+		} {
+			if !strings.Contains(r.errOut, want) {
+				t.Errorf("refusal lacks %q:\n%s", want, r.errOut)
+			}
+		}
+	}
+	if got := statuses(e.history(t, "hooked")); got != "1:deployed 2:pending-upgrade" {
+		t.Fatalf("history after the refusals: %s", got)
+	}
+
+	r := runPlateNow(t, "", false, append(recoverArgs, "--yes", "--force")...)
+	mustRun(t, r, "recover --force")
+	for _, want := range []string{"warning: --force: a plate run holds the release's lock", "marked rev 2 (pending-upgrade) failed; rollback rev 2→3 (restores rev 1;"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("recover --force output lacks %q:\n%s", want, r.out)
+		}
+	}
+	if !strings.Contains(r.errOut, "took over the run lock "+e.ns+"/plate-release-hooked of a live run (--force)") {
+		t.Errorf("recover --force does not say it took the lock:\n%s", r.errOut)
+	}
+
+	close(intr)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the run did not stop\n%s%s", out, errOut)
+	}
+	if got := statuses(e.history(t, "hooked")); got != "1:superseded 2:failed 3:deployed" {
+		t.Errorf("history after recover --force and the run's end: %s\n%s", got, errOut)
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// fails its step. The runner checks there that the run still holds its
 	// locks.
 	Fence func(ctx context.Context) error
+	// LockHolder describes the plate run that holds (or held) the run
+	// lock of release name in namespace, for the refusal of a release
+	// whose latest revision is pending ("" when not known).
+	LockHolder func(ctx context.Context, name, namespace string) string
 }
 
 // Engine runs the steps of one pass of a plan.

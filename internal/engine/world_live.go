@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -46,6 +47,18 @@ func (l live) fence(ctx context.Context) error {
 	return nil
 }
 
+// pending names, in the refusal of a release whose latest revision is
+// pending, the plate run that holds (or held) the release's lock.
+func (l live) pending(ctx context.Context, err error) error {
+	var pe *helm.PendingError
+	if f := l.e.opts.LockHolder; f != nil && errors.As(err, &pe) {
+		cp := *pe
+		cp.Holder = f(ctx, pe.Release, pe.Namespace)
+		return cp.Exit()
+	}
+	return err
+}
+
 // viaHelm runs op with the pass's Helm client.
 func viaHelm[T any](e *Engine, op func(hc *helm.Client) (T, error)) (T, error) {
 	hc, err := e.helmClient()
@@ -60,7 +73,8 @@ func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.Insta
 	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
-	return viaHelm(l.e, func(hc *helm.Client) (*helm.InstallResult, error) { return hc.Install(ctx, req) })
+	res, err := viaHelm(l.e, func(hc *helm.Client) (*helm.InstallResult, error) { return hc.Install(ctx, req) })
+	return res, l.pending(ctx, err)
 }
 
 func (l live) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.UninstallResult, error) {
@@ -74,7 +88,8 @@ func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.Rol
 	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
-	return viaHelm(l.e, func(hc *helm.Client) (*helm.RollbackResult, error) { return hc.Rollback(ctx, req) })
+	res, err := viaHelm(l.e, func(hc *helm.Client) (*helm.RollbackResult, error) { return hc.Rollback(ctx, req) })
+	return res, l.pending(ctx, err)
 }
 
 func (l live) MarkFailed(ctx context.Context, req helm.VerdictRequest) (*helm.VerdictResult, error) {

@@ -115,13 +115,69 @@ func history(cfg *action.Configuration, name string) ([]*release.Release, error)
 	return hist, nil
 }
 
-// pendingError reports a release stuck in a pending state, the state a
-// killed helm process leaves behind.
+// RecoverWindow is how long after a revision became pending plate
+// recover refuses to touch it without --force: an operation that started
+// that recently may still be running (Helm's own default timeout).
+const RecoverWindow = 5 * time.Minute
+
+// PendingError is the refusal of an operation on a release whose latest
+// revision is pending: another install, upgrade or rollback is in progress,
+// or was interrupted (a killed process leaves that state behind). It does
+// not say which: that depends on whether a process still works on it.
+type PendingError struct {
+	Release, Namespace, Status string
+	Revision                   int
+	// Started is when the pending revision was made.
+	Started time.Time
+	// Holder describes the plate run that holds (or held) the release's
+	// lock; empty: not known (set by the caller that can read the lock).
+	Holder string
+	// Now is the clock "started N ago" is read with (zero: time.Now).
+	Now time.Time
+}
+
+func (e *PendingError) Error() string {
+	s := fmt.Sprintf("release %s in namespace %s is %s at rev %d: an install, upgrade or rollback is in progress or was interrupted",
+		e.Release, e.Namespace, e.Status, e.Revision)
+	if !e.Started.IsZero() {
+		now := e.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		s += fmt.Sprintf(", started %s ago", formatAgo(now.Sub(e.Started)))
+	}
+	if e.Holder != "" {
+		s += ", holder " + e.Holder
+	}
+	return s
+}
+
+// Exit is the error with its exit code and the recover hint.
+func (e *PendingError) Exit() *exit.Error {
+	return (&exit.Error{Code: exit.PlanFailed, Msg: e.Error(), Err: e}).
+		WithHint("once no plate or helm process works on it any more: plate recover %s -n %s (it refuses while a plate run holds the release's lock, or for %s after the operation started)",
+			e.Release, e.Namespace, RecoverWindow)
+}
+
+// formatAgo rounds a duration for "started N ago": seconds under a
+// minute, minutes under an hour, else hours and minutes.
+func formatAgo(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// pendingError refuses an operation on release r, whose latest revision is
+// pending.
 func pendingError(r *release.Release) error {
-	return exit.Errorf(exit.PlanFailed,
-		"release %s in namespace %s is stuck in %s at rev %d: an earlier install, upgrade or rollback did not finish",
-		r.Name, r.Namespace, r.Info.Status, r.Version).
-		WithHint("recover it with: plate recover %s -n %s", r.Name, r.Namespace)
+	return (&PendingError{Release: r.Name, Namespace: r.Namespace, Status: string(r.Info.Status), Revision: r.Version,
+		Started: r.Info.LastDeployed.Time}).Exit()
 }
 
 // Get reads release name in namespace: its latest revision and history.

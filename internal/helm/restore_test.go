@@ -78,7 +78,7 @@ func TestRecoverPendingInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	setStatus(t, live, "first", ns, 1, release.StatusPendingInstall)
-	if _, err := live.Install(ctx, req); err == nil || !strings.Contains(err.Error(), "stuck in pending-install") {
+	if _, err := live.Install(ctx, req); err == nil || !strings.Contains(err.Error(), "is pending-install at rev") {
 		t.Fatalf("install over a pending release: %v", err)
 	}
 
@@ -230,7 +230,7 @@ metadata:
 
 	// A pending release is refused.
 	setStatus(t, live, "kept", ns, 3, release.StatusPendingUpgrade)
-	if _, err := live.Restore(ctx, RestoreRequest{Release: "kept", Namespace: ns, Storage: snap.Storage, Target: 2}); err == nil || !strings.Contains(err.Error(), "stuck in pending-upgrade at rev 3") {
+	if _, err := live.Restore(ctx, RestoreRequest{Release: "kept", Namespace: ns, Storage: snap.Storage, Target: 2}); err == nil || !strings.Contains(err.Error(), "is pending-upgrade at rev 3") {
 		t.Errorf("restore of a pending release: %v", err)
 	}
 	if _, err := live.Restore(ctx, RestoreRequest{Release: "kept", Namespace: ns, Storage: snap.Storage, Target: 7}); err == nil || !strings.Contains(err.Error(), "holds no revision 7") {

@@ -657,11 +657,11 @@ type Status struct {
 func (s *Status) String() string {
 	switch {
 	case s.Live:
-		return fmt.Sprintf("held by %s", s.Holder)
+		return fmt.Sprintf("%s (a live plate run: its lock %s is renewed)", s.Holder, s.Lease)
 	case s.Dead:
-		return fmt.Sprintf("last held by %s, a process of this host that no longer runs", s.Holder)
+		return fmt.Sprintf("%s (its process no longer runs on this host)", s.Holder)
 	}
-	return fmt.Sprintf("last held by %s, expired (last renewed %s)", s.Holder, s.Renewed.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s (its lock %s expired: last renewed %s)", s.Holder, s.Lease, s.Renewed.UTC().Format(time.RFC3339))
 }
 
 // Inspect reads the lease of t. It returns nil, nil when there is none, or

@@ -405,7 +405,7 @@ func TestForceTakesOverALiveHolder(t *testing.T) {
 	}
 	defer first.Release(ctx)
 	st, err := Inspect(ctx, c.Clientset(), Target{Namespace: ns, Name: "plate-release-j"}, time.Now())
-	if err != nil || st == nil || !st.Live || st.Holder.User != "running" || !strings.HasPrefix(st.String(), "held by running@ci-1 (pid 7)") {
+	if err != nil || st == nil || !st.Live || st.Holder.User != "running" || !strings.HasPrefix(st.String(), "running@ci-1 (pid 7)") || !strings.HasSuffix(st.String(), "(a live plate run: its lock "+ns+"/plate-release-j is renewed)") {
 		t.Fatalf("inspect: %+v %v", st, err)
 	}
 	set, err := AcquireAll(ctx, c.Clientset(), []Target{{Namespace: ns, Name: "plate-release-j", Force: true}}, Holder{User: "recover", Host: "ci-2", PID: 8, Since: time.Now()}, 0, nil)

@@ -104,3 +104,22 @@ func lostErr(err error, what string) error {
 	return &exit.Error{Code: exit.PlanFailed, Msg: err.Error() + "; " + what, Err: err,
 		Hint: "another run may be changing these releases: see plate history and plate status before running again"}
 }
+
+// lockHolder describes the plate run that holds (or held) the lock of
+// release name in namespace (engine.Options.LockHolder), for the refusal of
+// a release whose latest revision is pending.
+func (r *Runner) lockHolder(ctx context.Context, name, namespace string) string {
+	cl, err := kube.Connect(r.o.Kube, true)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	t := lock.ReleaseTargets(namespace, name, true, r.o.LockNamespace)
+	for _, tt := range []lock.Target{t, *t.Guard} {
+		if st, err := lock.Inspect(ctx, cl.Clientset, tt, time.Now()); err == nil && st != nil {
+			return st.String()
+		}
+	}
+	return "unknown (no plate run lock on the release)"
+}

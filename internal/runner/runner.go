@@ -336,6 +336,7 @@ func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
 		Concurrency: r.o.Concurrency,
 		Script:      r.o.Script,
 		Fence:       r.fence,
+		LockHolder:  r.lockHolder,
 	})
 }
 
