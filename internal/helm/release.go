@@ -155,8 +155,8 @@ func (e *PendingError) Error() string {
 // Exit is the error with its exit code and the recover hint.
 func (e *PendingError) Exit() *exit.Error {
 	return (&exit.Error{Code: exit.PlanFailed, Msg: e.Error(), Err: e}).
-		WithHint("once no plate or helm process works on it any more: plate recover %s -n %s (it refuses while a plate run holds the release's lock, or for %s after the operation started)",
-			e.Release, e.Namespace, RecoverWindow)
+		WithHint("once no plate or helm process works on it any more: plate recover %s -n %s (it refuses while a plate run holds the release's lock, or for %d minutes after the operation started)",
+			e.Release, e.Namespace, int(RecoverWindow/time.Minute))
 }
 
 // formatAgo rounds a duration for "started N ago": seconds under a
