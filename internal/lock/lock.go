@@ -583,6 +583,11 @@ func (l *Lock) Lost() error {
 	return l.lost
 }
 
+// checkTimeout bounds the read of Check: an API server that does not
+// answer delays a write by at most this long (the write then meets the
+// same server, bounded by its own timeout).
+const checkTimeout = 3 * time.Second
+
 // Check is the fence of a write: it returns a *LostError when the run no
 // longer holds the lock. It reads the lease (a failed read counts as a
 // failed renewal: the write goes on while the lease is younger than its
@@ -596,13 +601,13 @@ func (l *Lock) Check(ctx context.Context) error {
 	if lost := l.expired(); lost != nil {
 		return lost
 	}
-	timeout := l.ttl / 3
-	if timeout > 10*time.Second {
-		timeout = 10 * time.Second
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	rctx, cancel := context.WithTimeout(ctx, min(l.ttl/3, checkTimeout))
 	defer cancel()
 	cur, err := l.cs.CoordinationV1().Leases(l.namespace).Get(rctx, l.name, metav1.GetOptions{})
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the write does not happen either.
+		return nil
+	}
 	if lost := l.judge(cur, err); lost != nil {
 		return lost
 	}
