@@ -119,11 +119,11 @@ func (l live) Read(ctx context.Context, name, namespace string) (*ReleaseRead, e
 }
 
 func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, namespace string) (*Applied, error) {
-	cl, err := l.cluster()
-	if err != nil {
+	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.fence(ctx); err != nil {
+	cl, err := l.cluster()
+	if err != nil {
 		return nil, err
 	}
 	res, err := cl.Apply(ctx, objs, namespace)
@@ -203,11 +203,11 @@ func (l live) Get(ctx context.Context, kind, namespace, name string) (*ObjectRea
 }
 
 func (l live) Delete(ctx context.Context, kind, namespace, name string) (*Deleted, error) {
-	cl, gvk, err := l.kind(kind)
-	if err != nil {
+	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.fence(ctx); err != nil {
+	cl, gvk, err := l.kind(kind)
+	if err != nil {
 		return nil, err
 	}
 	act, err := cl.Delete(ctx, gvk, namespace, name)
