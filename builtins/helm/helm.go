@@ -74,8 +74,9 @@ A release with no revision, or an uninstalled one (its history is continued), is
 installed; otherwise it is upgraded with exactly the plan's values (the previous
 revision's values are never reused). An upgrade that changes neither the rendered
 objects, the hooks, the values nor the chart version is skipped: no new revision
-("unchanged rev 5"); drift of the live objects is not corrected by it. A release stuck
-in pending-install/upgrade/rollback stops the plan and points to ` + "`plate recover`" + `.
+("unchanged rev 5"); drift of the live objects is not corrected by it. A release in
+pending-install/upgrade/rollback (an operation in progress or interrupted) stops the plan,
+naming when it started and the plate run that holds its lock, and points to ` + "`plate recover`" + `.
 helm_install does not wait for readiness: call wait_ready after it.
 
 Summary: ` + "`install rev 1 (4 objects)`" + `, ` + "`upgrade rev 4→5 (2 changed, 1 added, 0 removed)`" + `,
