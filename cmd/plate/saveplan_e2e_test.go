@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -124,8 +125,8 @@ func TestE2ESavedPlan(t *testing.T) {
 
 	t.Run("applies", func(t *testing.T) {
 		file := save(t, "v2")
-		r := apply(file)
-		if r.code != 0 {
+		r := apply(file, "--detailed-exitcode")
+		if r.code != exit.ChangesPending {
 			t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.errOut)
 		}
 		if got := releaseHistory(t, e, "shop", e.ns); got != "1:superseded 2:deployed" {
@@ -137,7 +138,6 @@ func TestE2ESavedPlan(t *testing.T) {
 		// Applied once, the plan is stale: the release moved on.
 		var again result
 		muts := e.mutations(t, func() { again = apply(file) })
-		t.Logf("apply:\n%s%s\nagain:\n%s%s", r.out, r.errOut, again.out, again.errOut)
 		if again.code != exit.PlanFailed || len(muts) != 0 || !strings.Contains(again.errOut, "release "+e.ns+"/shop: saved rev 1 deployed, now rev 2 deployed") {
 			t.Errorf("second apply of one plan: exit %d, %d writes\n%s", again.code, len(muts), again.errOut)
 		}
@@ -180,9 +180,16 @@ func TestE2ESavedPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		var r result
-		muts := e.mutations(t, func() { r = apply(file) })
+		muts := e.mutations(t, func() { r = apply(file, "-o", "json") })
 		if r.code != exit.PlanFailed || len(muts) != 0 || !strings.Contains(r.errOut, "plan.star changed since it was saved") {
 			t.Errorf("apply of a changed plan: exit %d, %d writes\n%s", r.code, len(muts), r.errOut)
+		}
+		var refusal struct {
+			Refused bool     `json:"refused"`
+			Drift   []string `json:"drift"`
+		}
+		if err := json.Unmarshal([]byte(r.out), &refusal); err != nil || !refusal.Refused || len(refusal.Drift) != 1 {
+			t.Errorf("-o json refusal %q: %v", r.out, err)
 		}
 	})
 
@@ -249,6 +256,13 @@ kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "third
 	r := runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "--save-plan", file, plan)
 	if r.code != 0 {
 		t.Fatalf("save: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	// A saved plan is no answer to confirm(): without a terminal and
+	// without --yes, apply stops in its preflight, before any write.
+	var noTTY result
+	muts := e.mutations(t, func() { noTTY = runPlate(t, "", false, "apply", file, "--kubeconfig", e.kubeconfig) })
+	if noTTY.code != exit.Aborted || len(muts) != 0 {
+		t.Errorf("apply of a plan that asks, without a terminal or --yes: exit %d, %d writes\n%s", noTTY.code, len(muts), noTTY.errOut)
 	}
 	// While the run asks, someone edits "second": the run's apply of it
 	// would now change it, which the saved plan did not plan.

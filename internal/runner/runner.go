@@ -96,9 +96,10 @@ type Options struct {
 	ThreadInit func(*starlark.Thread)
 
 	// Checked, when set, is called after a dry pass (the dry run, or the
-	// preflight) succeeds, with the plan and the pass's engine, before the
-	// run lock and the run pass; an error stops the run there (a saved
-	// plan is written, or checked, there).
+	// preflight) succeeds, with the plan and the pass's engine; after a
+	// preflight, before the run lock is taken and again once it is held,
+	// before the run pass. An error stops the run there (a saved plan is
+	// written, or checked, there).
 	Checked func(ctx context.Context, p *Plan, eng *engine.Engine) error
 	// Check is asked before every write of the run pass (a saved plan's
 	// effects, internal/planfile); nil: none.
@@ -251,6 +252,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		defer release()
+		// Again under the lock: a run of the plan that ended while the
+		// lock was taken is seen.
+		if r.o.Checked != nil {
+			if err := r.o.Checked(ctx, r.plan, preflight); err != nil {
+				return err
+			}
+		}
 	}
 	r.out.header(fmt.Sprintf("run of %s", name))
 	eng, err := r.pass(ctx, trace.Run)
