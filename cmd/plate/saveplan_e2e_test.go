@@ -16,7 +16,9 @@ import (
 
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/iostreams"
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/planfile"
 )
 
@@ -299,4 +301,52 @@ kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "third
 
 func configMap(name, v string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
+}
+
+// A release the saved plan installs, installed by someone else while the run
+// asks: the run would upgrade it instead, and stops before that write.
+func TestE2ESavedPlanStopsBeforeAnUnplannedUpgrade(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local control plane")
+	}
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+confirm("install late?")
+helm_install("late", "`+webChartPath(t)+`", namespace = ns, set = {"message": "from the plan"})
+`)
+	file := filepath.Join(t.TempDir(), "p.plan")
+	r := runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "--save-plan", file, plan)
+	if r.code != 0 {
+		t.Fatalf("save: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	in := &actingReader{r: strings.NewReader("y\n"), act: func() {
+		kc, err := kube.Connect(kube.Settings{Kubeconfig: e.kubeconfig}, false)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		hc, err := helm.New(helm.Options{Kube: kc})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := hc.Install(context.Background(), helm.InstallRequest{Release: "late", Namespace: e.ns,
+			Chart: helm.ChartSource{Chart: webChartPath(t), Path: webChartPath(t)}, Values: helm.Values{Set: map[string]any{"message": "from someone else"}}}); err != nil {
+			t.Error(err)
+		}
+	}}
+	ios, out, errOut := iostreams.Test("")
+	ios.In = in
+	ios.SetTTY(true, true)
+	code := Main([]string{"apply", file, "--kubeconfig", e.kubeconfig}, &Factory{IO: ios, Now: time.Now, Plugins: registry.Plugins})
+	if code != exit.PlanFailed {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut.String(), "the saved plan has s2 helm_install at plan.star:4:13: install release "+e.ns+"/late; the run would upgrade release "+e.ns+"/late") {
+		t.Errorf("the stop does not name the divergent upgrade:\n%s%s", out, errOut)
+	}
+	if got := releaseHistory(t, e, "late", e.ns); got != "1:deployed" {
+		t.Errorf("history of late %q: the plan's write was made", got)
+	}
 }
