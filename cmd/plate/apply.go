@@ -154,11 +154,18 @@ func runApply(ctx context.Context, f *Factory, opts *ApplyOptions) error {
 	}
 	p, err := runner.Prepare(ro)
 	if err != nil {
-		var drift []string
-		if pf.Plan.Name != "" {
-			drift = append(drift, fmt.Sprintf("the plan %s cannot be prepared: %v", pf.Plan.Name, err))
+		// Say first which files changed, when the plan opens without the
+		// saved parameters (one may no longer be declared).
+		bare := ro
+		bare.Params = nil
+		if p0, err0 := runner.Prepare(bare); err0 == nil {
+			if src, mods, err1 := planfile.Sources(p0.Plan, p0.Predeclared); err1 == nil {
+				if d := planfile.SourceDrift(pf, src, mods); len(d) > 0 {
+					return refuse(f, g, pf, opts.File, d)
+				}
+			}
 		}
-		return refuse(f, g, pf, opts.File, drift)
+		return refuse(f, g, pf, opts.File, []string{fmt.Sprintf("the plan %s cannot be prepared: %v", pf.Plan.Name, err)})
 	}
 	// The files first: a changed plan or module is refused before the
 	// cluster is contacted.
