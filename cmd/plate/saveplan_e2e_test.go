@@ -37,8 +37,9 @@ func savedShopPlan(t *testing.T, e *e2e) string {
 ns = param("ns", "default")
 msg = param("msg", "v1")
 db_password = param("db_password", "")
-helm_install("shop", "`+webChartPath(t)+`", namespace = ns,
-             set = {"message": msg, "password": secret(db_password), "token": secret("`+inlineCanary+`")})
+shop = helm_install("shop", "`+webChartPath(t)+`", namespace = ns,
+                    set = {"message": msg, "password": secret(db_password), "token": secret("`+inlineCanary+`")})
+wait_ready(shop)
 kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop-mode"}, "data": {"mode": msg}}, namespace = ns)
 `)
 }
@@ -166,7 +167,7 @@ func TestE2ESavedPlan(t *testing.T) {
 		if len(muts) != 0 {
 			t.Errorf("a refused saved plan wrote %d times: %v", len(muts), muts)
 		}
-		if !strings.Contains(r.errOut, "Deployment/"+e.ns+"/"+d.Name+": saved resourceVersion") || !strings.Contains(r.errOut, "nothing was written") {
+		if !strings.Contains(r.errOut, "Deployment/"+e.ns+"/"+d.Name+": changed since the plan was saved (resourceVersion") || !strings.Contains(r.errOut, "nothing was written") {
 			t.Errorf("refusal does not name the drifted Deployment:\n%s", r.errOut)
 		}
 		if got := e.configMapData(t, "shop-mode", "mode"); got != "v2" {

@@ -125,8 +125,11 @@ func StateDrift(saved *File, cl Cluster, st State, effs []Effect) []string {
 		q, ok := objs[o.Ref()]
 		switch {
 		case !ok:
-		case q.Absent != o.Absent || q.ResourceVersion != o.ResourceVersion:
+		case q.Absent != o.Absent:
 			out = append(out, fmt.Sprintf("%s: saved %s, now %s", o.Ref(), o.state(), q.state()))
+		case q.ResourceVersion != o.ResourceVersion && q.ContentDigest != o.ContentDigest:
+			// A write that changed only the status is no drift.
+			out = append(out, fmt.Sprintf("%s: changed since the plan was saved (resourceVersion %s, now %s)", o.Ref(), o.ResourceVersion, q.ResourceVersion))
 		}
 	}
 	for _, s := range compare(saved.Effects, effs, "saved", "planned now") {

@@ -115,13 +115,16 @@ type Chart struct {
 }
 
 // Object is an object the plan would touch: ResourceVersion "" and Absent
-// when it did not exist.
+// when it did not exist. ContentDigest covers the object without its
+// status, resourceVersion and managedFields: a write that changed only
+// those (a controller's status update) is not drift.
 type Object struct {
 	// Kind is "apiVersion/Kind" when known, else the Kind.
 	Kind            string `json:"kind"`
 	Namespace       string `json:"namespace,omitempty"`
 	Name            string `json:"name"`
 	ResourceVersion string `json:"resource_version,omitempty"`
+	ContentDigest   string `json:"content_digest,omitempty"`
 	Absent          bool   `json:"absent,omitempty"`
 }
 

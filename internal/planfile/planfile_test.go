@@ -188,3 +188,29 @@ func TestCheckAge(t *testing.T) {
 		t.Errorf("no limit: %v", err)
 	}
 }
+
+func TestStateDriftObjects(t *testing.T) {
+	saved := &File{Cluster: Cluster{Server: "https://s", UID: "u"}, State: State{Objects: []Object{
+		{Kind: "apps/v1/Deployment", Namespace: "ns", Name: "status-only", ResourceVersion: "10", ContentDigest: "a"},
+		{Kind: "apps/v1/Deployment", Namespace: "ns", Name: "scaled", ResourceVersion: "11", ContentDigest: "b"},
+		{Kind: "v1/ConfigMap", Namespace: "ns", Name: "created", Absent: true},
+		{Kind: "v1/ConfigMap", Namespace: "ns", Name: "same", ResourceVersion: "12", ContentDigest: "c"},
+	}}}
+	now := State{Objects: []Object{
+		{Kind: "apps/v1/Deployment", Namespace: "ns", Name: "status-only", ResourceVersion: "20", ContentDigest: "a"},
+		{Kind: "apps/v1/Deployment", Namespace: "ns", Name: "scaled", ResourceVersion: "21", ContentDigest: "b2"},
+		{Kind: "v1/ConfigMap", Namespace: "ns", Name: "created", ResourceVersion: "22", ContentDigest: "d"},
+		{Kind: "v1/ConfigMap", Namespace: "ns", Name: "same", ResourceVersion: "12", ContentDigest: "c"},
+	}}
+	got := StateDrift(saved, saved.Cluster, now, nil)
+	want := []string{
+		"apps/v1/Deployment/ns/scaled: changed since the plan was saved (resourceVersion 11, now 21)",
+		"v1/ConfigMap/ns/created: saved absent, now resourceVersion 22",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("drift:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := StateDrift(saved, Cluster{Server: "https://other", UID: "v"}, saved.State, nil); len(got) != 1 || !strings.HasPrefix(got[0], "cluster: saved https://s (uid u), now https://other (uid v)") {
+		t.Errorf("another cluster: %q", got)
+	}
+}

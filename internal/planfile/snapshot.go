@@ -2,12 +2,14 @@ package planfile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/helm"
@@ -171,6 +173,7 @@ func Snapshot(ctx context.Context, eng *engine.Engine, events []trace.Event, als
 			o.Absent = true
 		default:
 			o.ResourceVersion = rd.Object.GetResourceVersion()
+			o.ContentDigest = contentDigest(rd.Object)
 		}
 		objs[ref] = o
 	}
@@ -211,4 +214,16 @@ func closing(events []trace.Event) []trace.Event {
 		}
 	}
 	return out
+}
+
+// contentDigest is the digest of an object without the fields that change
+// on every write or belong to its controller: status, resourceVersion,
+// managedFields.
+func contentDigest(u *unstructured.Unstructured) string {
+	c := u.DeepCopy().Object
+	unstructured.RemoveNestedField(c, "status")
+	unstructured.RemoveNestedField(c, "metadata", "resourceVersion")
+	unstructured.RemoveNestedField(c, "metadata", "managedFields")
+	b, _ := json.Marshal(c)
+	return FileDigest(b)
 }
