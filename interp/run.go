@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -380,4 +381,19 @@ func cycleFrom(chain []string, name string) []string {
 		}
 	}
 	return chain
+}
+
+// Modules returns the absolute paths of every module the plan loads,
+// transitively, sorted (a saved plan binds their digests).
+func (p *Plan) Modules(predeclared starlark.StringDict) ([]string, error) {
+	c := &checker{root: p.Root, predeclared: withStandard(predeclared), done: map[string]map[string]bool{}}
+	if err := c.check(p.Abs, p.file, []string{p.Name}); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(c.done))
+	for abs := range c.done {
+		out = append(out, abs)
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -99,6 +99,7 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newRollbackCmd(f, g),
 		newHistoryCmd(f, g),
 		newRecoverCmd(f, g),
+		newApplyCmd(f, g),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))
 	return root

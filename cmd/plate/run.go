@@ -29,6 +29,7 @@ type RunOptions struct {
 	Graph             bool
 	RollbackOnFailure bool
 	DetailedExitcode  bool
+	SavePlan          string
 	MaxSteps          uint64
 }
 
@@ -70,6 +71,7 @@ diffs are computed), nothing is written.`,
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
 	fl.BoolVar(&opts.DetailedExitcode, "detailed-exitcode", false, "with --dry-run: exit 0 when nothing would change, 2 when changes are pending (other codes as usual)")
+	fl.StringVar(&opts.SavePlan, "save-plan", "", "with --dry-run: save the plan to this file (owner-only), bound to the cluster's state; run it with plate apply FILE")
 	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
@@ -129,6 +131,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--detailed-exitcode goes with --dry-run")
 	}
+	if opts.SavePlan != "" && (!opts.DryRun || opts.Offline || opts.Graph) {
+		return exit.Errorf(exit.Usage, "--save-plan goes with --dry-run, without --offline or --graph")
+	}
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
@@ -137,7 +142,12 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode {
 		sinks = append(sinks, trace.SinkFunc(func(e trace.Event) { pending = pending || trace.ChangesPending([]trace.Event{e}) }))
 	}
+	var checked func(context.Context, *runner.Plan, *engine.Engine) error
+	if opts.SavePlan != "" {
+		checked = saveHook(f, g, opts.SavePlan)
+	}
 	err := runner.Run(ctx, runner.Options{
+		Checked:           checked,
 		Sinks:             sinks,
 		Plan:              opts.Plan,
 		Root:              g.Root,

@@ -71,6 +71,9 @@ type Options struct {
 	// lock of release name in namespace, for the refusal of a release
 	// whose latest revision is pending ("" when not known).
 	LockHolder func(ctx context.Context, name, namespace string) string
+	// Check, in a run pass, is asked before every write that records a
+	// change (see WriteCheck); nil: none.
+	Check WriteCheck
 }
 
 // Engine runs the steps of one pass of a plan.
@@ -100,6 +103,8 @@ type Engine struct {
 	changes []trace.Change
 	// rollbackOnFailure is set by the plan (rollback_on_failure()).
 	rollbackOnFailure bool
+	// checksOver is set once the write check is no longer asked.
+	checksOver bool
 }
 
 // SetRollbackOnFailure records that the plan asks for its changes to be
@@ -264,7 +269,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 	if err := ctx.Err(); err != nil {
 		return exit.Wrap(exit.Interrupted, fmt.Errorf("interrupted before %s", s.Builtin))
 	}
-	return fn(ctx, r)
+	return fn(withStep(ctx, s), r)
 }
 
 func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted bool) {

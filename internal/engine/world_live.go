@@ -73,6 +73,7 @@ func (l live) Install(ctx context.Context, req helm.InstallRequest) (*helm.Insta
 	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
+	l.guardInstall(ctx, &req)
 	res, err := viaHelm(l.e, func(hc *helm.Client) (*helm.InstallResult, error) { return hc.Install(ctx, req) })
 	return res, l.pending(ctx, err)
 }
@@ -81,12 +82,22 @@ func (l live) Uninstall(ctx context.Context, req helm.UninstallRequest) (*helm.U
 	if err := l.fence(ctx); err != nil {
 		return nil, err
 	}
+	if l.e.checking() != nil {
+		req.BeforeWrite = func(res *helm.UninstallResult) error {
+			return l.e.checkWrite(ctx, trace.Change{Release: req.Release, Namespace: req.Namespace, Action: trace.Uninstalled, From: res.Release.Revision})
+		}
+	}
 	return viaHelm(l.e, func(hc *helm.Client) (*helm.UninstallResult, error) { return hc.Uninstall(ctx, req) })
 }
 
 func (l live) Rollback(ctx context.Context, req helm.RollbackRequest) (*helm.RollbackResult, error) {
 	if err := l.fence(ctx); err != nil {
 		return nil, err
+	}
+	if l.e.checking() != nil {
+		req.BeforeWrite = func(res *helm.RollbackResult) error {
+			return l.e.checkWrite(ctx, trace.Change{Release: req.Release, Namespace: req.Namespace, Action: trace.RolledBack, From: res.FromRevision, To: res.FromRevision + 1, Restores: res.Restores})
+		}
 	}
 	res, err := viaHelm(l.e, func(hc *helm.Client) (*helm.RollbackResult, error) { return hc.Rollback(ctx, req) })
 	return res, l.pending(ctx, err)
@@ -126,7 +137,12 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.Apply(ctx, objs, namespace)
+	var res []kube.ObjectResult
+	if l.e.checking() != nil && !cl.ReadOnly {
+		res, err = l.applyChecked(ctx, cl, objs, namespace)
+	} else {
+		res, err = cl.Apply(ctx, objs, namespace)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +225,17 @@ func (l live) Delete(ctx context.Context, kind, namespace, name string) (*Delete
 	cl, gvk, err := l.kind(kind)
 	if err != nil {
 		return nil, err
+	}
+	if l.e.checking() != nil && !cl.ReadOnly {
+		obj, err := cl.Get(ctx, gvk, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		if obj != nil {
+			if err := l.e.checkWrite(ctx, trace.Change{Object: kind + "/" + namespace + "/" + name, Action: trace.Deleted}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	act, err := cl.Delete(ctx, gvk, namespace, name)
 	if err != nil {

@@ -35,6 +35,10 @@ type InstallRequest struct {
 	// failed upgrade is rolled back to the last deployed or superseded
 	// revision. It does not wait for readiness (that is wait_ready's job).
 	Atomic bool
+	// BeforeWrite, when set, is called in a writing pass right before the
+	// install or upgrade is sent, with what it is about to do; an error
+	// stops it before any write (a saved plan's check, internal/planfile).
+	BeforeWrite func(*InstallResult) error `json:"-"`
 }
 
 // Action is what an install request did, or would do in a dry pass.
@@ -80,6 +84,14 @@ type InstallResult struct {
 	KubeVersion string `json:"kube_version,omitempty"`
 	// Notes are caveats of the render (kinds not yet in the cluster, …).
 	Notes []string `json:"notes,omitempty"`
+	// ChartDigest and ValuesDigest are sha256 digests of the chart as
+	// loaded (every file, subcharts included) and of the merged values;
+	// CurrentDigest is that of the manifest of the revision an upgrade
+	// starts from. A saved plan binds them (internal/planfile); they never
+	// reach the trace.
+	ChartDigest   string `json:"-"`
+	ValuesDigest  string `json:"-"`
+	CurrentDigest string `json:"-"`
 }
 
 // Summary is the one-line trace summary: "install rev 1 (3 objects)",
@@ -205,6 +217,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if c.opts.Offline {
 		return c.installOffline(req, ch, vals, chartCRDs)
 	}
+	chartDigest, valuesDigest := ChartDigest(ch), ValuesDigest(vals)
 	cfg, kc, done, err := c.config(ctx, req.Namespace)
 	if err != nil {
 		return nil, err
@@ -222,7 +235,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 	}
 	upgrade := last != nil && last.Info.Status != release.StatusUninstalled
-	res := &InstallResult{Action: Install, Planned: !c.Writes()}
+	res := &InstallResult{Action: Install, Planned: !c.Writes(), ChartDigest: chartDigest, ValuesDigest: valuesDigest}
 	if !upgrade {
 		exists, err := namespaceExists(ctx, kc, req.Namespace)
 		if err != nil {
@@ -272,6 +285,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 		res.Action = Upgrade
 		res.FromRevision = last.Version
+		res.CurrentDigest = ManifestDigest(last.Manifest)
 		if current.Info.Status == release.StatusDeployed {
 			res.Supersedes = current.Version
 		}
@@ -310,6 +324,12 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return res, nil
 	}
 
+	if req.BeforeWrite != nil {
+		res.Release = planned
+		if err := req.BeforeWrite(res); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
 	var rel *release.Release

@@ -22,6 +22,9 @@ type RollbackRequest struct {
 	Timeout time.Duration
 	// Secrets are strings that diffs must not show.
 	Secrets []string
+	// BeforeWrite, when set, is called in a writing pass right before the
+	// rollback is sent; an error stops it before any write.
+	BeforeWrite func(*RollbackResult) error
 }
 
 // RollbackResult says what a rollback did (or would do).
@@ -118,6 +121,11 @@ func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackRe
 		res.Release.Description = fmt.Sprintf("Rollback to %d", n)
 		res.Release.Updated = time.Time{}
 		return res, nil
+	}
+	if req.BeforeWrite != nil {
+		if err := req.BeforeWrite(res); err != nil {
+			return nil, err
+		}
 	}
 	rb := action.NewRollback(cfg)
 	rb.Version = n

@@ -18,6 +18,10 @@ type UninstallRequest struct {
 	KeepHistory bool
 	// Timeout bounds the uninstall, hooks included (default DefaultTimeout).
 	Timeout time.Duration
+	// BeforeWrite, when set, is called in a writing pass right before a
+	// release that is found is uninstalled; an error stops it before any
+	// write.
+	BeforeWrite func(*UninstallResult) error
 }
 
 // UninstallResult says what an uninstall did (or would do).
@@ -100,6 +104,11 @@ func (c *Client) Uninstall(ctx context.Context, req UninstallRequest) (*Uninstal
 	}
 	if !c.Writes() {
 		return res, nil
+	}
+	if req.BeforeWrite != nil && res.Found {
+		if err := req.BeforeWrite(res); err != nil {
+			return nil, err
+		}
 	}
 	un := action.NewUninstall(cfg)
 	un.KeepHistory = req.KeepHistory

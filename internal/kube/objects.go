@@ -103,10 +103,14 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 	gvk := obj.GroupVersionKind()
 	_, m, err := c.Resource(gvk, "")
 	if err != nil {
-		if c.ReadOnly && c.Planned.HasKind(gvk.GroupKind()) {
+		if k, ok := c.Planned.KindOf(gvk.GroupKind()); c.ReadOnly && ok {
 			// The CRD comes earlier in this plan: nothing can validate
-			// the object before it exists.
-			if obj.GetNamespace() == "" {
+			// the object before it exists. Its scope is the CRD's, as
+			// the run will find it.
+			switch {
+			case !k.Namespaced:
+				obj.SetNamespace("")
+			case obj.GetNamespace() == "":
 				obj.SetNamespace(namespace)
 			}
 			return ObjectResult{Ref: Ref(obj), Action: Created, Object: obj, Note: "its CRD is created earlier in the plan; not validated by the server"}, nil

@@ -74,10 +74,16 @@ func (p *Planned) Kind(k PlannedKind) {
 
 // HasKind reports whether a CRD planned earlier defines gk.
 func (p *Planned) HasKind(gk schema.GroupKind) bool {
+	_, ok := p.KindOf(gk)
+	return ok
+}
+
+// KindOf returns the kind a CRD planned earlier defines as gk.
+func (p *Planned) KindOf(gk schema.GroupKind) (PlannedKind, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.kinds[gk]
-	return ok
+	k, ok := p.kinds[gk]
+	return k, ok
 }
 
 // Kinds lists the planned kinds, sorted by group and kind.

@@ -96,6 +96,16 @@ type Options struct {
 	Sinks []trace.Sink
 	// ThreadInit prepares every Starlark thread (tests attach reporters).
 	ThreadInit func(*starlark.Thread)
+
+	// Checked, when set, is called after a dry pass (the dry run, or the
+	// preflight) succeeds, with the plan and the pass's engine; after a
+	// preflight, before the run lock is taken and again once it is held,
+	// before the run pass. An error stops the run there (a saved plan is
+	// written, or checked, there).
+	Checked func(ctx context.Context, p *Plan, eng *engine.Engine) error
+	// Check is asked before every write of the run pass (a saved plan's
+	// effects, internal/planfile); nil: none.
+	Check engine.WriteCheck
 }
 
 // Plan is a plan ready to run: opened, checked and with its parameters
@@ -226,6 +236,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.out.header(fmt.Sprintf("dry-run of %s: nothing will be written", name))
 		eng, err := r.pass(ctx, trace.DryRun)
 		r.noteRollbackOnFailure(eng, err)
+		if err == nil && r.o.Checked != nil {
+			err = r.o.Checked(ctx, r.plan, eng)
+		}
 		return err
 	}
 	r.out.header(fmt.Sprintf("preflight of %s: nothing is written yet", name))
@@ -235,15 +248,28 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.noteRollbackOnFailure(preflight, nil)
+	if r.o.Checked != nil {
+		if err := r.o.Checked(ctx, r.plan, preflight); err != nil {
+			return err
+		}
+	}
 	if preflight.UsedCluster() && !r.o.NoLock {
 		release, err := r.lock(ctx, preflight.Recorder().Events())
 		if err != nil {
 			return err
 		}
 		defer release()
+		// Again under the lock: a run of the plan that ended while the
+		// lock was taken is seen.
+		if r.o.Checked != nil {
+			if err := r.o.Checked(ctx, r.plan, preflight); err != nil {
+				return err
+			}
+		}
 	}
 	r.out.header(fmt.Sprintf("run of %s", name))
 	eng, err := r.pass(ctx, trace.Run)
+	eng.EndChecks()
 	if err != nil && (r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
 		if r.locks != nil && r.locks.Lost() != nil {
 			fmt.Fprintln(r.o.ErrOut, "plate: rollback on failure skipped: this run lost its lock, and another run may be changing these releases")
@@ -325,7 +351,12 @@ func (r *Runner) execOptions(eng *engine.Engine) interp.RunOptions {
 // run's options. The engine picks its adapters (live, dry, offline,
 // scripted) from the pass and these options.
 func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
+	var check engine.WriteCheck
+	if ps == trace.Run {
+		check = r.o.Check
+	}
 	return engine.New(engine.Options{
+		Check:       check,
 		Pass:        ps,
 		Recorder:    rec,
 		Prompter:    r.o.Prompter,
