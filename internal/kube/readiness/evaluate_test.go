@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -437,6 +438,22 @@ func TestEvaluate(t *testing.T) {
 		{name: "apiservice unavailable", file: "apiservice-unavailable.yaml",
 			want: Result{State: Progressing, Reason: "MissingEndpoints",
 				Message: `Available=False: endpoints for service/metrics-server in "kube-system" have no addresses with port name "https"`}},
+		{name: "webhook configuration: its Service has no ready endpoint", file: "webhook-awaiting-endpoints.yaml",
+			want: Result{State: Progressing, Reason: ReasonAwaitingEndpoints,
+				Message: "its webhooks call Service metallb-system/metallb-webhook-service, which has no ready endpoint yet"}},
+		{name: "webhook configuration: endpoint ready", file: "webhook-awaiting-endpoints.yaml",
+			rel: func(r *Related) {
+				ready := true
+				r.EndpointSlices["metallb-system/metallb-webhook-service"][0].Endpoints[0].Conditions.Ready = &ready
+			},
+			want: Result{State: Ready, Message: "Service metallb-system/metallb-webhook-service has a ready endpoint"}},
+		{name: "webhook configuration: no slices at all yet", file: "webhook-awaiting-endpoints.yaml",
+			rel: func(r *Related) { r.EndpointSlices = map[string][]*discoveryv1.EndpointSlice{} },
+			want: Result{State: Progressing, Reason: ReasonAwaitingEndpoints,
+				Message: "its webhooks call Service metallb-system/metallb-webhook-service, which has no ready endpoint yet"}},
+		{name: "webhook configuration: endpoints not read", file: "webhook-awaiting-endpoints.yaml",
+			rel:  func(r *Related) { r.EndpointSlices = nil },
+			want: Result{State: Ready, Message: "exists (endpoints of its Services not read)"}},
 		{name: "configmap exists", file: "configmap.yaml",
 			want: Result{State: Ready, Message: "exists"}},
 		{name: "ingress exists, address not awaited", file: "ingress.yaml",

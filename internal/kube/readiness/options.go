@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 )
 
@@ -141,6 +142,11 @@ type Related struct {
 	// a class it lacks fails after StorageClassGrace. Nil means the classes
 	// are not known, and such a claim is only waited for.
 	StorageClasses map[string]*storagev1.StorageClass
+	// EndpointSlices by "namespace/service", for admission webhook
+	// configurations: one is ready when every Service it calls has a ready
+	// endpoint. Nil means the slices were not read, and the configuration
+	// is judged by its existence alone.
+	EndpointSlices map[string][]*discoveryv1.EndpointSlice
 	// Since is caller-kept memory of when pod problems were first seen; see
 	// Since.Observe. Nil is fine.
 	Since Since

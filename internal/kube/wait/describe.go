@@ -43,6 +43,12 @@ var builtinKinds = func() map[string]schema.GroupKind {
 	add("policy", "PodDisruptionBudget", "poddisruptionbudgets")
 	add("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 	add("storage.k8s.io", "StorageClass", "storageclasses")
+	add("rbac.authorization.k8s.io", "Role", "roles")
+	add("rbac.authorization.k8s.io", "RoleBinding", "rolebindings")
+	add("rbac.authorization.k8s.io", "ClusterRole", "clusterroles")
+	add("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings")
+	add("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations")
+	add("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations")
 	for short, plural := range shortNames {
 		if gk, ok := m[plural]; ok {
 			m[short] = gk
@@ -136,6 +142,9 @@ func RuleText(gk schema.GroupKind, opts Options) string {
 		return "Active"
 	case schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}:
 		return "Available"
+	case schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"},
+		schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:
+		return "every Service its webhooks call has a ready endpoint"
 	}
 	if _, ok := builtinKinds[strings.ToLower(gk.Kind)]; ok && gk.Group == builtinKinds[strings.ToLower(gk.Kind)].Group {
 		return "exists"

@@ -432,6 +432,9 @@ func (s *session) related(obj *unstructured.Unstructured, e *entry) readiness.Re
 	if gk == gkPVC {
 		rel.StorageClasses = s.src.storageClasses()
 	}
+	if webhookKinds[gk] {
+		rel.EndpointSlices = s.src.endpointSlices()
+	}
 	return rel
 }
 
