@@ -136,6 +136,15 @@ func (e *evaluator) evaluate() Result {
 	if existsKinds[gk] {
 		return Result{State: Ready, Message: "exists"}
 	}
+	if r, ok := operatorRules[gk]; ok {
+		if !hasStatus(e.obj) {
+			return e.awaitingController(r.operator)
+		}
+		return r.eval(e)
+	}
+	if e.rel.StatusSubresource && !hasStatus(e.obj) {
+		return e.awaitingController("")
+	}
 	return e.generic()
 }
 

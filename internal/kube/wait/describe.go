@@ -149,7 +149,10 @@ func RuleText(gk schema.GroupKind, opts Options) string {
 	if _, ok := builtinKinds[strings.ToLower(gk.Kind)]; ok && gk.Group == builtinKinds[strings.ToLower(gk.Kind)].Group {
 		return "exists"
 	}
-	return "kstatus conditions (Ready / Reconciling / Stalled), or a plan rule"
+	if d, ok := readiness.OperatorRuleText(gk); ok {
+		return d + "; no status yet: waiting for its operator (fails after " + round(readiness.DefaultControllerGrace) + ")"
+	}
+	return "kstatus conditions (Ready / Reconciling / Stalled), or a plan rule; no status yet on a kind with a status subresource: waiting for its controller (fails after " + round(readiness.DefaultControllerGrace) + ")"
 }
 
 func ruleName(r readiness.Rule) string {
