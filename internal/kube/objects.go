@@ -104,10 +104,12 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 	gvk := obj.GroupVersionKind()
 	_, m, err := c.Resource(gvk, "")
 	if err != nil {
-		if c.ReadOnly && c.Planned.HasKind(gvk.GroupKind()) {
+		if k, ok := c.Planned.PlannedKindOf(gvk.GroupKind()); c.ReadOnly && ok {
 			// The CRD comes earlier in this plan: nothing can validate
-			// the object before it exists.
-			if obj.GetNamespace() == "" {
+			// the object before it exists. Its scope comes from the CRD.
+			if !k.Namespaced {
+				obj.SetNamespace("")
+			} else if obj.GetNamespace() == "" {
 				obj.SetNamespace(namespace)
 			}
 			return ObjectResult{Ref: Ref(obj), Action: Created, Object: obj, Note: "its CRD is created earlier in the plan; not validated by the server"}, nil

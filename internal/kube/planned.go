@@ -80,6 +80,14 @@ func (p *Planned) HasKind(gk schema.GroupKind) bool {
 	return ok
 }
 
+// PlannedKindOf returns the kind a CRD planned earlier defines for gk.
+func (p *Planned) PlannedKindOf(gk schema.GroupKind) (PlannedKind, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k, ok := p.kinds[gk]
+	return k, ok
+}
+
 // Kinds lists the planned kinds, sorted by group and kind.
 func (p *Planned) Kinds() []PlannedKind {
 	p.mu.Lock()

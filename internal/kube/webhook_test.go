@@ -1,8 +1,13 @@
 package kube
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestWebhookUnavailable(t *testing.T) {
@@ -24,3 +29,31 @@ func TestWebhookUnavailable(t *testing.T) {
 		t.Error("nil error taken as an unavailable webhook")
 	}
 }
+
+// In a dry run, a custom resource whose CRD comes earlier in the plan takes
+// its scope from that CRD: a ClusterIssuer gets no namespace.
+func TestApplyPlannedKindScope(t *testing.T) {
+	mapper := meta.NewDefaultRESTMapper(nil)
+	c := &Client{ReadOnly: true, Planned: NewPlanned(), Mapper: resettable{mapper}}
+	c.Planned.Kind(PlannedKind{Group: "cert-manager.io", Kind: "ClusterIssuer", Versions: []string{"v1"}, Namespaced: false})
+	c.Planned.Kind(PlannedKind{Group: "metallb.io", Kind: "IPAddressPool", Versions: []string{"v1beta1"}, Namespaced: true})
+	objs := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": map[string]any{"name": "plate-selfsigned"}}},
+		{Object: map[string]any{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": map[string]any{"name": "plate-loopback"}}},
+	}
+	res, err := c.Apply(context.Background(), objs, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, r := range res {
+		refs = append(refs, r.Ref)
+	}
+	if want := []string{"ClusterIssuer/plate-selfsigned", "IPAddressPool/default/plate-loopback"}; strings.Join(refs, " ") != strings.Join(want, " ") {
+		t.Errorf("refs %v, want %v", refs, want)
+	}
+}
+
+type resettable struct{ meta.RESTMapper }
+
+func (resettable) Reset() {}

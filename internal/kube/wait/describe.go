@@ -135,7 +135,9 @@ func RuleText(gk schema.GroupKind, opts Options) string {
 		if lb <= 0 {
 			lb = DefaultLoadBalancerTimeout
 		}
-		return fmt.Sprintf("exists; type LoadBalancer: an ingress address within %s", round(lb))
+		// The type is not known before the object is read: say what each
+		// type waits for (the live wait names the real type).
+		return fmt.Sprintf("ClusterIP, NodePort, ExternalName: exists; LoadBalancer: an ingress address within %s", round(lb))
 	case schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:
 		return "Established and NamesAccepted, then the REST mapping is refreshed"
 	case schema.GroupKind{Kind: "Namespace"}:
