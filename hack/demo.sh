@@ -35,6 +35,13 @@ echo "== library chart mirror: $mirror"
 "$PLATE" run --kubeconfig "$kubeconfig" --yes plans/deploy_all.star \
   -p env=staging -p mirror="$mirror" -p placeholder_secrets=true "$@"
 
+admission_log=$(dirname "$kubeconfig")/admission.log
+if [ -f "$admission_log" ]; then
+  echo
+  echo "== admission webhooks: the local control plane's webhook backend answered $(grep -c . "$admission_log") AdmissionReviews (${admission_log}):"
+  sed -n 's/.*"host":"\([^"]*\)".*"kind":"\([^"]*\)".*"name":"\([^"]*\)".*"allowed":\(true\|false\).*/  \2\/\3 via \1: allowed=\4/p' "$admission_log" | sort | uniq -c | sed 's/^ */  /' | head -20
+fi
+
 echo
 "$PLATE" status --kubeconfig "$kubeconfig" -n plate-stg
 echo

@@ -41,6 +41,10 @@ them as a list of dicts, as the API server stored them.
 
 The summary counts created, updated and unchanged objects. In a dry run the
 API server validates the objects (server-side dry run) and nothing is stored.
+An object rejected because an admission webhook could not be reached (its
+Service has no ready endpoint yet, or the connection is refused) is applied
+again for up to 30s, as a library's webhook is for a moment after its pods
+turn ready; any other rejection, a webhook's denial included, fails at once.
 
 - ` + "`needs`" + `: values of earlier steps: the call becomes a concurrent step that starts
   once they are done (` + "`needs = [plan_start]`" + `: at once); None and [] (the default)

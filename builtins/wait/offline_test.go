@@ -45,7 +45,7 @@ assert.eq(one.objects[0]["id"], "Deployment/plate-test/api")
 	for _, want := range []string{
 		"Deployment/shop/api: all replicas updated and available, old pods gone; fails fast on pod problems (image pull after 15s, crash loop at 3 restarts)",
 		"PersistentVolumeClaim/shop/cache: Bound, or Pending on a WaitForFirstConsumer class (awaiting first consumer)",
-		"Service/shop/web: exists; type LoadBalancer: an ingress address within 30s",
+		"Service/shop/web: ClusterIP, NodePort, ExternalName: exists; LoadBalancer: an ingress address within 30s",
 		"Certificate/shop/tls: plan rule PlanRule: condition Ready=True",
 		"CustomResourceDefinition/widgets.example.com: Established and NamesAccepted, then the REST mapping is refreshed",
 	} {

@@ -208,6 +208,22 @@ func TestDeployAllFlags(t *testing.T) {
 	if len(p.releases(t, "plate-stg")) != 0 {
 		t.Errorf("libraries_only deployed apps: %v", p.releases(t, "plate-stg"))
 	}
+	// The libraries' configuration went through their admission webhooks.
+	recs, err := p.c.AdmissionReviews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	through := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Allowed && !rec.DryRun {
+			through[rec.Kind+" via "+rec.Host] = true
+		}
+	}
+	for _, want := range []string{"ClusterIssuer via cert-manager-webhook.cert-manager.svc", "IPAddressPool via metallb-webhook-service.metallb-system.svc", "L2Advertisement via metallb-webhook-service.metallb-system.svc"} {
+		if !through[want] {
+			t.Errorf("no admission review %s; the backend answered %v", want, through)
+		}
+	}
 
 	var muts []localcluster.AuditEvent
 	muts = p.mutations(t, func() {

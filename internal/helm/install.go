@@ -334,9 +334,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	defer cancel()
 	var rel *release.Release
 	if upgrade {
-		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist)
+		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist, rendered.Hooks)
 	} else {
-		rel, err = c.install(ctx, cfg, kc, req, ch, vals, res.CreatesNamespace, last != nil)
+		rel, err = c.install(ctx, cfg, kc, req, ch, vals, res.CreatesNamespace, last != nil, rendered.Hooks)
 	}
 	if len(crds) > 0 {
 		c.invalidate()
@@ -352,7 +352,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	return res, nil
 }
 
-func (c *Client) install(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, createNS, replace bool) (*release.Release, error) {
+func (c *Client) install(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, createNS, replace bool, hooks []*release.Hook) (*release.Release, error) {
 	inst := action.NewInstall(cfg)
 	inst.ReleaseName = req.Release
 	inst.Namespace = req.Namespace
@@ -361,11 +361,12 @@ func (c *Client) install(ctx context.Context, cfg *action.Configuration, kc *kub
 	inst.Timeout = req.Timeout
 	cfg.Releases.MaxHistory = MaxHistory
 	what := fmt.Sprintf("install of %s in namespace %s", req.Release, req.Namespace)
-	rel, err := inst.RunWithContext(ctx, ch, vals)
+	w := newHookWatch(kc, req.Namespace, hooks, release.HookPreInstall, release.HookPostInstall)
+	rel, err := runWithHooks(ctx, w, func(ctx context.Context) (*release.Release, error) { return inst.RunWithContext(ctx, ch, vals) })
 	if err == nil {
 		return rel, nil
 	}
-	err = c.runErr(kc, what, req.Timeout, err)
+	err = c.hookErr(kc, w, what, req.Timeout, err)
 	if !req.Atomic {
 		return nil, err
 	}
@@ -377,7 +378,7 @@ func (c *Client) install(ctx context.Context, cfg *action.Configuration, kc *kub
 	return nil, exit.Errorf(exit.Code(err), "%s; uninstalled it again (atomic=True)", err.Error())
 }
 
-func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, hist []*release.Release) (*release.Release, error) {
+func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, hist []*release.Release, hooks []*release.Hook) (*release.Release, error) {
 	up := action.NewUpgrade(cfg)
 	up.Namespace = req.Namespace
 	up.Timeout = req.Timeout
@@ -387,11 +388,14 @@ func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kub
 	up.ResetValues = true
 	last := hist[len(hist)-1]
 	what := fmt.Sprintf("upgrade of %s in namespace %s to rev %d", req.Release, req.Namespace, last.Version+1)
-	rel, err := up.RunWithContext(ctx, req.Release, ch, vals)
+	w := newHookWatch(kc, req.Namespace, hooks, release.HookPreUpgrade, release.HookPostUpgrade)
+	rel, err := runWithHooks(ctx, w, func(ctx context.Context) (*release.Release, error) {
+		return up.RunWithContext(ctx, req.Release, ch, vals)
+	})
 	if err == nil {
 		return rel, nil
 	}
-	err = c.runErr(kc, what, req.Timeout, err)
+	err = c.hookErr(kc, w, what, req.Timeout, err)
 	if !req.Atomic {
 		return nil, err
 	}
@@ -611,10 +615,17 @@ func sameValues(a, b map[string]any) bool {
 	return reflect.DeepEqual(normalize(a), normalize(b))
 }
 
+// sameHooks compares the hooks of two revisions. Test hooks are left out:
+// Helm runs them only for `helm test`, never on install or upgrade, and
+// charts often generate their names (Jenkins' UI test), so counting them
+// would make every run a change.
 func sameHooks(a, b []*release.Hook) bool {
 	key := func(hs []*release.Hook) map[string]string {
 		m := make(map[string]string, len(hs))
 		for _, h := range hs {
+			if testOnlyHook(h) {
+				continue
+			}
 			var evs []string
 			for _, e := range h.Events {
 				evs = append(evs, string(e))
@@ -624,6 +635,19 @@ func sameHooks(a, b []*release.Hook) bool {
 		return m
 	}
 	return reflect.DeepEqual(key(a), key(b))
+}
+
+// testOnlyHook reports whether h runs only for `helm test`.
+func testOnlyHook(h *release.Hook) bool {
+	if len(h.Events) == 0 {
+		return false
+	}
+	for _, e := range h.Events {
+		if e != release.HookTest {
+			return false
+		}
+	}
+	return true
 }
 
 func sameChart(a, b *chart.Chart) bool {

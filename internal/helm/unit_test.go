@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/plate-dev/plate/internal/exit"
 )
@@ -393,5 +394,32 @@ func TestClientOnlyKubeVersion(t *testing.T) {
 	_, err = offlineClient(t).Template(context.Background(), TemplateRequest{Chart: src, KubeVersion: "v1.29.4"})
 	if err == nil || !strings.Contains(err.Error(), "chart requires kubeVersion: >=1.30.0-0 which is incompatible with Kubernetes v1.29.4") || exit.Code(err) != exit.Usage {
 		t.Errorf("old kube version: %v", err)
+	}
+}
+
+// Test hooks never make a release changed: Helm runs them only for `helm
+// test`, and charts such as Jenkins generate their names at every render.
+func TestSameHooksIgnoresTestHooks(t *testing.T) {
+	post := &release.Hook{Name: "cm-startupapicheck", Kind: "Job", Path: "cert-manager/templates/startupapicheck.yaml",
+		Manifest: "kind: Job\nmetadata:\n  name: cm-startupapicheck\n", Events: []release.HookEvent{release.HookPostInstall}, Weight: 1}
+	test := func(name string) *release.Hook {
+		return &release.Hook{Name: name, Kind: "Pod", Path: "jenkins/templates/tests/ui-test.yaml",
+			Manifest: "kind: Pod\nmetadata:\n  name: " + name + "\n", Events: []release.HookEvent{release.HookTest}}
+	}
+	if !sameHooks([]*release.Hook{post, test("jenkins-ui-test-ab12c")}, []*release.Hook{post, test("jenkins-ui-test-x9y8z")}) {
+		t.Error("a renamed test hook made the hooks differ")
+	}
+	if !sameHooks([]*release.Hook{post, test("jenkins-ui-test-ab12c")}, []*release.Hook{post}) {
+		t.Error("a test hook gone made the hooks differ")
+	}
+	changed := *post
+	changed.Weight = 2
+	if sameHooks([]*release.Hook{post}, []*release.Hook{&changed}) {
+		t.Error("a post-install hook's new weight went unnoticed")
+	}
+	both := test("jenkins-ui-test-ab12c")
+	both.Events = append(both.Events, release.HookPostUpgrade)
+	if sameHooks([]*release.Hook{both}, nil) {
+		t.Error("a hook that also runs on upgrade was taken for a test hook")
 	}
 }

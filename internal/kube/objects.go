@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -149,10 +150,12 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 	if err != nil {
 		return ObjectResult{}, err
 	}
-	after, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
-		FieldManager: FieldManager,
-		Force:        true,
-		DryRun:       c.dryRun(),
+	after, err := applyThroughWebhooks(ctx, func() (*unstructured.Unstructured, error) {
+		return ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
+			FieldManager: FieldManager,
+			Force:        true,
+			DryRun:       c.dryRun(),
+		})
 	})
 	if err != nil {
 		return ObjectResult{}, err
@@ -249,4 +252,50 @@ func (c *Client) ParseKind(kind string) (schema.GroupVersionKind, error) {
 		return schema.GroupVersionKind{}, fmt.Errorf("unknown kind %q on %s", kind, c.Describe())
 	}
 	return gvk, nil
+}
+
+// WebhookGrace is how long an apply that an admission webhook could not
+// answer is retried: the webhook's Service has no ready endpoint yet ("no
+// endpoints available for service") or its server refuses connections.
+// That is what a library's webhook does for a few seconds after its pods
+// turn ready (or while they restart); any other rejection fails at once.
+const WebhookGrace = 30 * time.Second
+
+// WebhookUnavailable reports whether err is an API server's rejection
+// because an admission webhook could not be reached (as opposed to a
+// webhook that answered and denied).
+func WebhookUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "failed calling webhook") {
+		return false
+	}
+	return strings.Contains(msg, "no endpoints available for service") ||
+		strings.Contains(msg, "connection refused")
+}
+
+// applyThroughWebhooks calls apply, again for up to WebhookGrace while an
+// admission webhook is unavailable.
+func applyThroughWebhooks(ctx context.Context, apply func() (*unstructured.Unstructured, error)) (*unstructured.Unstructured, error) {
+	deadline := time.Now().Add(WebhookGrace)
+	delay := 250 * time.Millisecond
+	for {
+		after, err := apply()
+		if !WebhookUnavailable(err) {
+			return after, err
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return nil, fmt.Errorf("an admission webhook was still unavailable after %s: %w", WebhookGrace, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (while an admission webhook was unavailable: %v)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		if delay < 2*time.Second {
+			delay *= 2
+		}
+	}
 }

@@ -51,7 +51,7 @@ const (
 )
 
 // startOrder is the order components start in; they stop in reverse.
-var startOrder = []string{ProcEtcd, ProcAPIServer, ProcController, ProcScheduler, ProcKwok}
+var startOrder = []string{ProcEtcd, ProcAPIServer, ProcController, ProcScheduler, ProcKwok, ProcWebhook}
 
 //go:embed stages/*.yaml
 var stagesFS embed.FS
@@ -220,6 +220,19 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 		return err
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+	webhookCA, webhookKey, err := generateWebhookCA(filepath.Join(dir, "pki"))
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	proxySocket := filepath.Join(dir, "webhook.sock")
+	egressPath := filepath.Join(dir, "egress-selector.yaml")
+	if err := os.WriteFile(egressPath, []byte(egressConfig(proxySocket)), 0o644); err != nil {
+		return err
+	}
 	c.st.EtcdURL = fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	c.st.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 	c.st.AuditLog = filepath.Join(dir, "audit.log")
@@ -231,6 +244,7 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 		ControllerManagerUser: randomToken(),
 		SchedulerUser:         randomToken(),
 		KwokUser:              randomToken(),
+		WebhookUser:           randomToken(),
 	}
 	var tf strings.Builder
 	users := make([]string, 0, len(tokens))
@@ -312,6 +326,9 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 			"--audit-log-maxsize=0",
 			"--audit-log-maxbackup=0",
 			"--audit-log-maxage=0",
+			// Webhooks: Service → ready endpoint → the backend's proxy.
+			"--enable-aggregator-routing=true",
+			"--egress-selector-config-file=" + egressPath,
 		},
 		ProcController: {
 			"--kubeconfig=" + kubeconfigs[ControllerManagerUser],
@@ -344,6 +361,14 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 			"--cidr=" + podCIDR,
 			"--node-lease-duration-seconds=0",
 		},
+		ProcWebhook: {
+			webhookBackendArg,
+			"-socket=" + proxySocket,
+			"-dir=" + dir,
+			"-ca-cert=" + webhookCA,
+			"-ca-key=" + webhookKey,
+			"-kubeconfig=" + kubeconfigs[WebhookUser],
+		},
 	}
 	binFor := map[string]string{
 		ProcEtcd:       bins.Path(BinEtcd),
@@ -351,6 +376,7 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 		ProcController: bins.Path(BinController),
 		ProcScheduler:  bins.Path(BinScheduler),
 		ProcKwok:       bins.Path(BinKwok),
+		ProcWebhook:    self,
 	}
 	for _, name := range startOrder {
 		rec := ProcRecord{Name: name, Path: binFor[name], Args: specs[name], Log: filepath.Join(dir, name+".log")}
@@ -364,6 +390,16 @@ func (c *Cluster) start(ctx context.Context, bins Binaries, detached bool) error
 			}
 		case ProcAPIServer:
 			if err := c.waitAPIServer(ctx, 90*time.Second); err != nil {
+				return err
+			}
+		case ProcWebhook:
+			if err := c.poll(ctx, 30*time.Second, ProcWebhook, func() error {
+				conn, err := net.DialTimeout("unix", proxySocket, time.Second)
+				if err == nil {
+					conn.Close()
+				}
+				return err
+			}); err != nil {
 				return err
 			}
 		}

@@ -553,8 +553,8 @@ func TestTeardownLeavesNoProcess(t *testing.T) {
 	}
 	t.Logf("second control plane ready in %s", time.Since(start).Round(time.Millisecond))
 	recs := c.Records()
-	if len(recs) != 5 {
-		t.Fatalf("records %+v, want 5 processes", recs)
+	if len(recs) != 6 {
+		t.Fatalf("records %+v, want 6 processes (5 components and the webhook backend)", recs)
 	}
 	dir := c.Dir()
 	if _, err := c.Clientset().CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {

@@ -36,6 +36,21 @@
 //     (127.240.x.y) like MetalLB would give one, unless annotated
 //     plate.dev/lb-pending: "true".
 //
+// Admission webhooks work (see webhook.go): the API server resolves a
+// webhook's Service to a ready endpoint (--enable-aggregator-routing) and
+// dials it through its "cluster" egress, an HTTP CONNECT proxy on a unix
+// socket served by the webhook backend, a component process of the
+// cluster (the starting binary run again). The backend answers
+// AdmissionReviews in place of the webhook's pods (allow by default;
+// annotation plate.dev/webhook: "deny" on the object, or
+// [Cluster.SetWebhookMode] deny / unavailable), logs each one to
+// admission.log ([Cluster.AdmissionReviews]) and fills the empty caBundle
+// of webhook configurations with its CA, as cert-manager's cainjector or
+// MetalLB's controller would. A webhook whose pods are not ready gets the
+// API server's own "no endpoints available for service" error. Job pods
+// complete; plate.dev/simulate: "fail" makes them fail. No component has
+// proxy variables in its environment.
+//
 // Tests use one shared control plane per package:
 //
 //	func TestMain(m *testing.M) { localcluster.Main(m) }

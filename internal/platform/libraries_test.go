@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -336,4 +337,112 @@ func checkLoopback(a string) error {
 		return fmt.Errorf("%s is not inside %s", a, loopback)
 	}
 	return nil
+}
+
+// TestStandInShapes: the stand-ins have what the real charts have that
+// matters to a deployer: admission webhooks with failurePolicy Fail that
+// call a Service of the release whose pods serve them, cert-manager's
+// post-install hook Job, Jenkins' test hook with a name generated at every
+// render, MetalLB's CRDs in a subchart.
+func TestStandInShapes(t *testing.T) {
+	env := loadEnvs(t)[0]
+	webhookServedBy := func(r *renderedChart, lib string) {
+		t.Helper()
+		vwcs := typedOf[*admissionregistrationv1.ValidatingWebhookConfiguration](r)
+		if len(vwcs) != 1 {
+			t.Fatalf("%s: %d ValidatingWebhookConfigurations, want 1", lib, len(vwcs))
+		}
+		for _, w := range vwcs[0].Webhooks {
+			if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
+				t.Errorf("%s: webhook %s: failurePolicy %v, want Fail", lib, w.Name, w.FailurePolicy)
+			}
+			ref := w.ClientConfig.Service
+			if ref == nil || len(w.ClientConfig.CABundle) != 0 {
+				t.Fatalf("%s: webhook %s: want a Service reference and an empty caBundle", lib, w.Name)
+			}
+			var svc *corev1.Service
+			for _, s := range typedOf[*corev1.Service](r) {
+				if s.Name == ref.Name {
+					svc = s
+				}
+			}
+			if svc == nil {
+				t.Fatalf("%s: webhook %s calls Service %s, which the chart does not have", lib, w.Name, ref.Name)
+			}
+			served := false
+			for _, d := range typedOf[*appsv1.Deployment](r) {
+				if labelsMatch(svc.Spec.Selector, d.Spec.Template.Labels) {
+					for _, c := range d.Spec.Template.Spec.Containers {
+						for _, p := range c.Ports {
+							if p.Name == svc.Spec.Ports[0].TargetPort.StrVal {
+								served = true
+							}
+						}
+					}
+				}
+			}
+			if !served {
+				t.Errorf("%s: no Deployment's container serves port %q of Service %s", lib, svc.Spec.Ports[0].TargetPort.StrVal, svc.Name)
+			}
+		}
+	}
+
+	cm := renderLibrary(t, env, env.Library("cert-manager"))
+	webhookServedBy(cm, "cert-manager")
+	var hookJob *unstructured.Unstructured
+	for _, o := range cm.find("Job", "") {
+		if o.GetAnnotations()["helm.sh/hook"] == "post-install" {
+			hookJob = o
+		}
+	}
+	if hookJob == nil {
+		t.Error("cert-manager: no post-install hook Job (startupapicheck)")
+	}
+	if n := len(cm.find("CustomResourceDefinition", "")); env.Library("cert-manager").Values["crds"].(map[string]any)["enabled"] == true && n != 3 {
+		t.Errorf("cert-manager: %d CRD templates, want 3", n)
+	}
+
+	j1 := renderLibrary(t, env, env.Library("jenkins"))
+	j2 := renderLibrary(t, env, env.Library("jenkins"))
+	testName := func(r *renderedChart) string {
+		for _, o := range r.find("Pod", "") {
+			if o.GetAnnotations()["helm.sh/hook"] == "test" {
+				return o.GetName()
+			}
+		}
+		t.Fatal("jenkins: no test hook Pod")
+		return ""
+	}
+	if a, b := testName(j1), testName(j2); a == b {
+		t.Errorf("jenkins: test hook name %q is the same in two renders; upstream's is generated", a)
+	}
+
+	m := renderLibrary(t, env, env.Library("metallb"))
+	webhookServedBy(m, "metallb")
+	var sub bool
+	for _, d := range m.Chart.Dependencies() {
+		for _, tpl := range d.Templates {
+			if d.Name() == "crds" && strings.Contains(string(tpl.Data), "kind: CustomResourceDefinition") {
+				sub = true
+			}
+		}
+	}
+	if !sub || len(m.find("CustomResourceDefinition", "")) != 2 {
+		t.Error("metallb: want the two metallb.io CRDs, from the subchart crds")
+	}
+	if len(typedOf[*appsv1.DaemonSet](m)) != 1 {
+		t.Error("metallb: want the speaker DaemonSet")
+	}
+}
+
+func labelsMatch(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }

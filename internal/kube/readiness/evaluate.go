@@ -44,19 +44,21 @@ type evaluator struct {
 }
 
 var (
-	gkDeployment  = schema.GroupKind{Group: "apps", Kind: "Deployment"}
-	gkStatefulSet = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
-	gkDaemonSet   = schema.GroupKind{Group: "apps", Kind: "DaemonSet"}
-	gkReplicaSet  = schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}
-	gkRC          = schema.GroupKind{Kind: "ReplicationController"}
-	gkJob         = schema.GroupKind{Group: "batch", Kind: "Job"}
-	gkPod         = schema.GroupKind{Kind: "Pod"}
-	gkPVC         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
-	gkPV          = schema.GroupKind{Kind: "PersistentVolume"}
-	gkService     = schema.GroupKind{Kind: "Service"}
-	gkNamespace   = schema.GroupKind{Kind: "Namespace"}
-	gkCRD         = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
-	gkAPIService  = schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}
+	gkDeployment        = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+	gkStatefulSet       = schema.GroupKind{Group: "apps", Kind: "StatefulSet"}
+	gkDaemonSet         = schema.GroupKind{Group: "apps", Kind: "DaemonSet"}
+	gkReplicaSet        = schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}
+	gkRC                = schema.GroupKind{Kind: "ReplicationController"}
+	gkJob               = schema.GroupKind{Group: "batch", Kind: "Job"}
+	gkPod               = schema.GroupKind{Kind: "Pod"}
+	gkPVC               = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+	gkPV                = schema.GroupKind{Kind: "PersistentVolume"}
+	gkService           = schema.GroupKind{Kind: "Service"}
+	gkNamespace         = schema.GroupKind{Kind: "Namespace"}
+	gkCRD               = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+	gkAPIService        = schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}
+	gkValidatingWebhook = schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}
+	gkMutatingWebhook   = schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}
 )
 
 // existsKinds are ready as soon as they exist: their status, if any, says
@@ -91,8 +93,6 @@ var existsKinds = map[schema.GroupKind]bool{
 	{Group: "storage.k8s.io", Kind: "StorageClass"}:                                   true,
 	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                                      true,
 	{Group: "storage.k8s.io", Kind: "VolumeAttributesClass"}:                          true,
-	{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:   true,
-	{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:     true,
 	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}:        true,
 	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: true,
 	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicy"}:          true,
@@ -130,9 +130,20 @@ func (e *evaluator) evaluate() Result {
 		return e.crd()
 	case gkAPIService:
 		return e.apiService()
+	case gkValidatingWebhook, gkMutatingWebhook:
+		return e.webhookConfiguration()
 	}
 	if existsKinds[gk] {
 		return Result{State: Ready, Message: "exists"}
+	}
+	if r, ok := operatorRules[gk]; ok {
+		if !hasStatus(e.obj) {
+			return e.awaitingController(r.operator)
+		}
+		return r.eval(e)
+	}
+	if e.rel.StatusSubresource && !hasStatus(e.obj) {
+		return e.awaitingController("")
 	}
 	return e.generic()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -437,12 +438,63 @@ func TestEvaluate(t *testing.T) {
 		{name: "apiservice unavailable", file: "apiservice-unavailable.yaml",
 			want: Result{State: Progressing, Reason: "MissingEndpoints",
 				Message: `Available=False: endpoints for service/metrics-server in "kube-system" have no addresses with port name "https"`}},
+		{name: "webhook configuration: its Service has no ready endpoint", file: "webhook-awaiting-endpoints.yaml",
+			want: Result{State: Progressing, Reason: ReasonAwaitingEndpoints,
+				Message: "its webhooks call Service metallb-system/metallb-webhook-service, which has no ready endpoint yet"}},
+		{name: "webhook configuration: endpoint ready", file: "webhook-awaiting-endpoints.yaml",
+			rel: func(r *Related) {
+				ready := true
+				r.EndpointSlices["metallb-system/metallb-webhook-service"][0].Endpoints[0].Conditions.Ready = &ready
+			},
+			want: Result{State: Ready, Message: "Service metallb-system/metallb-webhook-service has a ready endpoint"}},
+		{name: "webhook configuration: no slices at all yet", file: "webhook-awaiting-endpoints.yaml",
+			rel: func(r *Related) { r.EndpointSlices = map[string][]*discoveryv1.EndpointSlice{} },
+			want: Result{State: Progressing, Reason: ReasonAwaitingEndpoints,
+				Message: "its webhooks call Service metallb-system/metallb-webhook-service, which has no ready endpoint yet"}},
+		{name: "webhook configuration: endpoints not read", file: "webhook-awaiting-endpoints.yaml",
+			rel:  func(r *Related) { r.EndpointSlices = nil },
+			want: Result{State: Ready, Message: "exists (endpoints of its Services not read)"}},
 		{name: "configmap exists", file: "configmap.yaml",
 			want: Result{State: Ready, Message: "exists"}},
 		{name: "ingress exists, address not awaited", file: "ingress.yaml",
 			want: Result{State: Ready, Message: "exists"}},
 
 		// Custom resources: kstatus, then plan rules.
+		// Operators' custom resources (built-in rules).
+		{name: "cert-manager Certificate issued", file: "op-certificate-ready.yaml",
+			want: Result{State: Ready, Message: "Ready=True: Certificate is up to date and has not expired"}},
+		{name: "cert-manager Certificate issuance failed", file: "op-certificate-failed.yaml",
+			want: Result{State: Failed, Reason: "IssuanceFailed", Message: `Issuing=False: The certificate request has failed to complete and will be retried: Failed to wait for order resource "web-tls-1-3866239571" to become ready: order is in "invalid" state`}},
+		{name: "cert-manager ClusterIssuer ready", file: "op-clusterissuer-ready.yaml",
+			want: Result{State: Ready, Message: "Ready=True (IsReady)"}},
+		{name: "cert-manager Issuer not ready", file: "op-issuer-not-ready.yaml",
+			want: Result{State: Progressing, Reason: "ErrRegisterACMEAccount", Message: "Ready=False: Failed to register ACME account: 429 too many requests"}},
+		{name: "Prometheus without status: waiting for its operator", file: "op-prometheus-no-status.yaml",
+			want: Result{State: Progressing, Reason: ReasonAwaitingController, Message: "waiting for the Prometheus operator to report a status", RecheckAfter: 40 * time.Second}},
+		{name: "Prometheus without status past the grace", file: "op-prometheus-no-status.yaml", at: time.Minute,
+			want: Result{State: Failed, Reason: ReasonNoController, Message: "no status 1m20s after creation: is the Prometheus operator installed and running, and does it watch this namespace?"}},
+		{name: "Prometheus without status, shorter grace", file: "op-prometheus-no-status.yaml", opts: Options{ControllerGrace: 10 * time.Second},
+			want: Result{State: Failed, Reason: ReasonNoController, Message: "no status 20s after creation: is the Prometheus operator installed and running, and does it watch this namespace?"}},
+		{name: "Prometheus available and reconciled", file: "op-prometheus-available.yaml",
+			want: Result{State: Ready, Message: "available and reconciled"}},
+		{name: "Prometheus: a plan rule overrides the built-in one", file: "op-prometheus-no-status.yaml",
+			opts: Options{Rules: []Rule{{Group: "monitoring.coreos.com", Kind: "Prometheus", Func: func(*unstructured.Unstructured) (State, string, error) { return Ready, "plan says so", nil }}}},
+			want: Result{State: Ready, Message: "plan says so"}},
+		{name: "Alertmanager degraded", file: "op-alertmanager-degraded.yaml",
+			want: Result{State: Progressing, Reason: "SomePodsNotReady", Message: "Available=Degraded: shard 0: pod alertmanager-kps-alertmanager-1: containers with incomplete status: [init-config-reloader]"}},
+		{name: "Argo CD Application healthy and synced", file: "op-argo-application-healthy.yaml",
+			want: Result{State: Ready, Message: "Healthy and Synced"}},
+		{name: "Argo CD Application degraded", file: "op-argo-application-degraded.yaml",
+			want: Result{State: Failed, Reason: "Degraded", Message: `Deployment "plate-api" exceeded its progress deadline`}},
+		{name: "Flux HelmRelease stalled", file: "op-helmrelease-stalled.yaml",
+			want: Result{State: Failed, Reason: "RetriesExceeded", Message: "Stalled=True: Failed to install after 1 attempt(s)"}},
+		{name: "Flux Kustomization ready", file: "op-kustomization-ready.yaml",
+			want: Result{State: Ready, Message: "Ready=True: Applied revision: main@sha1:3f2a9c1"}},
+		{name: "custom resource without status, CRD with a status subresource", file: "cr-no-status.yaml",
+			rel:  func(r *Related) { r.StatusSubresource = true },
+			want: Result{State: Progressing, Reason: ReasonAwaitingController, Message: "waiting for its controller to report a status", RecheckAfter: 50 * time.Second}},
+		{name: "custom resource without status, no status subresource", file: "cr-no-status.yaml",
+			want: Result{State: Ready, Message: "Resource is current"}},
 		{name: "custom resource Ready=True", file: "cr-ready.yaml",
 			want: Result{State: Ready, Message: "Resource is Ready"}},
 		{name: "custom resource Stalled", file: "cr-stalled.yaml",

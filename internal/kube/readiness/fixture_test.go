@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -123,6 +124,16 @@ func (f *fixture) addRelated(u *unstructured.Unstructured) error {
 			f.rel.StorageClasses = map[string]*storagev1.StorageClass{}
 		}
 		f.rel.StorageClasses[sc.Name] = sc
+	case "EndpointSlice":
+		sl := &discoveryv1.EndpointSlice{}
+		if err := conv.FromUnstructured(u.Object, sl); err != nil {
+			return err
+		}
+		if f.rel.EndpointSlices == nil {
+			f.rel.EndpointSlices = map[string][]*discoveryv1.EndpointSlice{}
+		}
+		k := sl.Namespace + "/" + sl.Labels[discoveryv1.LabelServiceName]
+		f.rel.EndpointSlices[k] = append(f.rel.EndpointSlices[k], sl)
 	default:
 		return errors.New("unexpected related kind " + u.GetKind())
 	}
@@ -144,6 +155,14 @@ func (f fixture) deepCopy() fixture {
 		out.rel.StorageClasses = map[string]*storagev1.StorageClass{}
 		for k, sc := range f.rel.StorageClasses {
 			out.rel.StorageClasses[k] = sc.DeepCopy()
+		}
+	}
+	if f.rel.EndpointSlices != nil {
+		out.rel.EndpointSlices = map[string][]*discoveryv1.EndpointSlice{}
+		for k, sls := range f.rel.EndpointSlices {
+			for _, sl := range sls {
+				out.rel.EndpointSlices[k] = append(out.rel.EndpointSlices[k], sl.DeepCopy())
+			}
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 )
 
@@ -76,6 +77,11 @@ type Options struct {
 	// ProvisioningGrace is how long a pending claim's provisioner may keep
 	// failing, measured from the first ProvisioningFailed event.
 	ProvisioningGrace time.Duration
+	// ControllerGrace is how long a custom resource may have no status at
+	// all (its kind has a status subresource, or is an operator kind with a
+	// built-in rule) before it fails as having no controller, measured from
+	// its creation.
+	ControllerGrace time.Duration
 	// MaxEvents caps Result.Events (default DefaultMaxEvents; negative: none).
 	MaxEvents int
 	// Rules are plan-declared readiness rules. The first rule matching an
@@ -141,6 +147,15 @@ type Related struct {
 	// a class it lacks fails after StorageClassGrace. Nil means the classes
 	// are not known, and such a claim is only waited for.
 	StorageClasses map[string]*storagev1.StorageClass
+	// EndpointSlices by "namespace/service", for admission webhook
+	// configurations: one is ready when every Service it calls has a ready
+	// endpoint. Nil means the slices were not read, and the configuration
+	// is judged by its existence alone.
+	EndpointSlices map[string][]*discoveryv1.EndpointSlice
+	// StatusSubresource is true when the object's CRD declares a status
+	// subresource for its version: a controller is expected to write a
+	// status, and an object without one is not ready yet.
+	StatusSubresource bool
 	// Since is caller-kept memory of when pod problems were first seen; see
 	// Since.Observe. Nil is fine.
 	Since Since

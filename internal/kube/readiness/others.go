@@ -1,9 +1,12 @@
 package readiness
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // LoadBalancerHint is appended to the message of a LoadBalancer Service
@@ -87,4 +90,63 @@ func (e *evaluator) apiService() Result {
 		return Result{State: Ready, Message: "available"}
 	}
 	return Result{State: Progressing, Reason: orDefault(c.Reason, "Unavailable"), Message: condMessage(c)}
+}
+
+// WebhookServices lists the Services ("namespace/name") an admission
+// webhook configuration calls, in order, without duplicates.
+func WebhookServices(obj *unstructured.Unstructured) []string {
+	hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range hooks {
+		m, ok := h.(map[string]any)
+		if !ok {
+			continue
+		}
+		ns, _, _ := unstructured.NestedString(m, "clientConfig", "service", "namespace")
+		name, _, _ := unstructured.NestedString(m, "clientConfig", "service", "name")
+		if name == "" {
+			continue
+		}
+		k := ns + "/" + name
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// webhookConfiguration: ready when every Service its webhooks call has a
+// ready endpoint; until then the API server rejects what the webhooks
+// match ("no endpoints available for service") when they fail closed.
+func (e *evaluator) webhookConfiguration() Result {
+	svcs := WebhookServices(e.obj)
+	if len(svcs) == 0 {
+		return Result{State: Ready, Message: "exists (its webhooks call URLs, not Services)"}
+	}
+	if e.rel.EndpointSlices == nil {
+		return Result{State: Ready, Message: "exists (endpoints of its Services not read)"}
+	}
+	for _, k := range svcs {
+		if !hasReadyEndpoint(e.rel.EndpointSlices[k]) {
+			return Result{State: Progressing, Reason: ReasonAwaitingEndpoints,
+				Message: fmt.Sprintf("its webhooks call Service %s, which has no ready endpoint yet", k)}
+		}
+	}
+	if len(svcs) == 1 {
+		return Result{State: Ready, Message: "Service " + svcs[0] + " has a ready endpoint"}
+	}
+	return Result{State: Ready, Message: fmt.Sprintf("the %d Services its webhooks call have ready endpoints", len(svcs))}
+}
+
+func hasReadyEndpoint(slices []*discoveryv1.EndpointSlice) bool {
+	for _, sl := range slices {
+		for _, ep := range sl.Endpoints {
+			if len(ep.Addresses) > 0 && (ep.Conditions.Ready == nil || *ep.Conditions.Ready) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -40,6 +40,9 @@ const (
 	ReasonAwaitingFirstConsumer = "AwaitingFirstConsumer"
 	// ReasonAwaitingLoadBalancer: a LoadBalancer Service without an address.
 	ReasonAwaitingLoadBalancer = "AwaitingLoadBalancer"
+	// ReasonAwaitingEndpoints: an admission webhook calls a Service that
+	// has no ready endpoint yet (its server is not running).
+	ReasonAwaitingEndpoints = "AwaitingEndpoints"
 	// ReasonProgressDeadline: a Deployment exceeded progressDeadlineSeconds.
 	ReasonProgressDeadline = "ProgressDeadlineExceeded"
 	// ReasonReplicaFailure: a workload cannot create its pods (quota, admission).

@@ -43,6 +43,12 @@ var builtinKinds = func() map[string]schema.GroupKind {
 	add("policy", "PodDisruptionBudget", "poddisruptionbudgets")
 	add("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 	add("storage.k8s.io", "StorageClass", "storageclasses")
+	add("rbac.authorization.k8s.io", "Role", "roles")
+	add("rbac.authorization.k8s.io", "RoleBinding", "rolebindings")
+	add("rbac.authorization.k8s.io", "ClusterRole", "clusterroles")
+	add("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings")
+	add("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations")
+	add("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations")
 	for short, plural := range shortNames {
 		if gk, ok := m[plural]; ok {
 			m[short] = gk
@@ -129,18 +135,26 @@ func RuleText(gk schema.GroupKind, opts Options) string {
 		if lb <= 0 {
 			lb = DefaultLoadBalancerTimeout
 		}
-		return fmt.Sprintf("exists; type LoadBalancer: an ingress address within %s", round(lb))
+		// The type is not known before the object is read: say what each
+		// type waits for (the live wait names the real type).
+		return fmt.Sprintf("ClusterIP, NodePort, ExternalName: exists; LoadBalancer: an ingress address within %s", round(lb))
 	case schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:
 		return "Established and NamesAccepted, then the REST mapping is refreshed"
 	case schema.GroupKind{Kind: "Namespace"}:
 		return "Active"
 	case schema.GroupKind{Group: "apiregistration.k8s.io", Kind: "APIService"}:
 		return "Available"
+	case schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"},
+		schema.GroupKind{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:
+		return "every Service its webhooks call has a ready endpoint"
 	}
 	if _, ok := builtinKinds[strings.ToLower(gk.Kind)]; ok && gk.Group == builtinKinds[strings.ToLower(gk.Kind)].Group {
 		return "exists"
 	}
-	return "kstatus conditions (Ready / Reconciling / Stalled), or a plan rule"
+	if d, ok := readiness.OperatorRuleText(gk); ok {
+		return d + "; no status yet: waiting for its operator (fails after " + round(readiness.DefaultControllerGrace) + ")"
+	}
+	return "kstatus conditions (Ready / Reconciling / Stalled), or a plan rule; no status yet on a kind with a status subresource: waiting for its controller (fails after " + round(readiness.DefaultControllerGrace) + ")"
 }
 
 func ruleName(r readiness.Rule) string {

@@ -33,7 +33,6 @@ var (
 	gvrPods     = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	gvrServices = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	gvrPVCs     = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
-	gvrCRDs     = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	gvrWidgets  = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
 )
 

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -49,6 +50,11 @@ var (
 	gkPVC        = schema.GroupKind{Kind: "PersistentVolumeClaim"}
 	gkCRD        = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
 	gkService    = schema.GroupKind{Kind: "Service"}
+
+	webhookKinds = map[schema.GroupKind]bool{
+		{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}: true,
+		{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:   true,
+	}
 )
 
 // objKey identifies one informer of target objects: a resource in a
@@ -68,6 +74,9 @@ type sources struct {
 	rss     map[string]cache.SharedIndexInformer
 	events  map[string]cache.SharedIndexInformer
 	classes cache.SharedIndexInformer
+	// slices are every EndpointSlice of the cluster, for admission webhook
+	// configurations (the Services they call may be anywhere).
+	slices cache.SharedIndexInformer
 
 	all []cache.SharedIndexInformer
 	// synced are closed once each handler has seen its initial list.
@@ -94,7 +103,7 @@ func (w *Waiter) plan(targets []resolved) *sources {
 	names := map[nsRes]map[string]bool{}
 	all := map[nsRes]bool{}
 	needPods, needRS, needEvents := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	needClasses := false
+	needClasses, needSlices := false, false
 	for _, t := range targets {
 		if t.sel != nil {
 			for _, gvr := range selectorGVRs {
@@ -120,6 +129,9 @@ func (w *Waiter) plan(targets []resolved) *sources {
 		}
 		if gk == gkPVC {
 			needClasses = true
+		}
+		if webhookKinds[gk] {
+			needSlices = true
 		}
 	}
 	for k := range all {
@@ -173,6 +185,15 @@ func (w *Waiter) plan(targets []resolved) *sources {
 				return w.c.Typed.StorageV1().StorageClasses().Watch(ctx, o)
 			})
 	}
+	if needSlices {
+		s.slices = w.typedInformer(&discoveryv1.EndpointSlice{},
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return w.c.Typed.DiscoveryV1().EndpointSlices("").List(ctx, o)
+			},
+			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return w.c.Typed.DiscoveryV1().EndpointSlices("").Watch(ctx, o)
+			})
+	}
 	for _, inf := range s.objs {
 		s.all = append(s.all, inf)
 	}
@@ -183,6 +204,9 @@ func (w *Waiter) plan(targets []resolved) *sources {
 	}
 	if s.classes != nil {
 		s.all = append(s.all, s.classes)
+	}
+	if s.slices != nil {
+		s.all = append(s.all, s.slices)
 	}
 	return s
 }
@@ -379,6 +403,24 @@ func (s *sources) storageClasses() map[string]*storagev1.StorageClass {
 	for _, o := range s.classes.GetStore().List() {
 		if sc, ok := o.(*storagev1.StorageClass); ok {
 			out[sc.Name] = sc
+		}
+	}
+	return out
+}
+
+// endpointSlices returns the EndpointSlices by "namespace/service" (nil when
+// they are not watched).
+func (s *sources) endpointSlices() map[string][]*discoveryv1.EndpointSlice {
+	if s.slices == nil {
+		return nil
+	}
+	out := map[string][]*discoveryv1.EndpointSlice{}
+	for _, o := range s.slices.GetStore().List() {
+		if sl, ok := o.(*discoveryv1.EndpointSlice); ok {
+			if svc := sl.Labels[discoveryv1.LabelServiceName]; svc != "" {
+				k := sl.Namespace + "/" + svc
+				out[k] = append(out[k], sl)
+			}
 		}
 	}
 	return out

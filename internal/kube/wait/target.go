@@ -1,11 +1,15 @@
 package wait
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/restmapper"
@@ -129,6 +133,9 @@ type resolved struct {
 	gvr        schema.GroupVersionResource
 	namespaced bool
 	sel        labels.Selector
+	// statusSub: the kind is a custom resource whose CRD declares a
+	// status subresource for this version (a controller writes status).
+	statusSub bool
 }
 
 // resolve finds the REST mapping of t, refreshing discovery once when the
@@ -160,6 +167,7 @@ func (w *Waiter) resolve(t Target, defNS string) (resolved, error) {
 	}
 	r.gvk, r.gvr = m.GroupVersionKind, m.Resource
 	r.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
+	r.statusSub = w.statusSubresource(r.gvr)
 	if !r.namespaced {
 		r.Namespace = ""
 	} else if r.Namespace == "" {
@@ -242,4 +250,30 @@ func gvkString(gvk schema.GroupVersionKind) string {
 		return gvk.Version + "/" + gvk.Kind
 	}
 	return gvk.Group + "/" + gvk.Version + "/" + gvk.Kind
+}
+
+var gvrCRDs = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// statusSubresource reads the CRD of gvr (none for built-in kinds) and
+// reports whether its version declares a status subresource.
+func (w *Waiter) statusSubresource(gvr schema.GroupVersionResource) bool {
+	if !strings.Contains(gvr.Group, ".") || strings.HasSuffix(gvr.Group, ".k8s.io") || w.c.Dynamic == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	crd, err := w.c.Dynamic.Resource(gvrCRDs).Get(ctx, gvr.Resource+"."+gvr.Group, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, ok := v.(map[string]any)
+		if !ok || m["name"] != gvr.Version {
+			continue
+		}
+		_, found, _ := unstructured.NestedMap(m, "subresources", "status")
+		return found
+	}
+	return false
 }

@@ -432,6 +432,12 @@ func (s *session) related(obj *unstructured.Unstructured, e *entry) readiness.Re
 	if gk == gkPVC {
 		rel.StorageClasses = s.src.storageClasses()
 	}
+	if webhookKinds[gk] {
+		rel.EndpointSlices = s.src.endpointSlices()
+	}
+	if e.target >= 0 && e.target < len(s.targets) {
+		rel.StatusSubresource = s.targets[e.target].statusSub
+	}
 	return rel
 }
 
