@@ -270,16 +270,34 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		CreateNamespace: createNS,
 		Timeout:         timeout.Or(ih.DefaultTimeout),
 		Atomic:          atomic,
+		Strict:          c.Engine.Strict(),
 	})
 	if err != nil {
+		valuesDetail(c, err)
 		return nil, withPathHint(c, c.Fail(err), &ca)
 	}
 	c.Report.Summary = res.Summary()
 	c.Report.Detail = res
+	c.Report.Diff = res.TraceDiff()
+	c.Report.Warnings = res.Warnings
 	if ch, ok := installChange(res); ok {
 		c.Report.Change(ch)
 	}
 	return NewReleaseValue(res.Release, nil, res.Planned || res.Offline, stepID(c)), nil
+}
+
+// valuesDetail puts the reasons of a values mistake (a values.schema.json
+// refusal, unknown keys under --strict) in the failed step's detail, so
+// that the JSON trace carries them as data.
+func valuesDetail(c *builtins.Call, err error) {
+	var se *ih.SchemaError
+	var ue *ih.UnknownValuesError
+	switch {
+	case errors.As(err, &se):
+		c.Report.Detail = se
+	case errors.As(err, &ue):
+		c.Report.Detail = ue
+	}
 }
 
 // withPathHint adds, to an error of a call whose chart or values file does
@@ -391,6 +409,7 @@ func rollback(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	c.Report.Summary = res.Summary()
 	c.Report.Detail = res
 	if !res.Offline {
+		c.Report.Diff = res.Diff.Trace()
 		c.Report.Change(trace.Change{Release: name, Namespace: namespace, Action: trace.RolledBack,
 			From: res.FromRevision, To: res.Release.Revision, Restores: res.Restores})
 	}

@@ -79,7 +79,7 @@ x = 1
 helm_install("a", "../charts/broken")`, exit.Usage,
 			[]string{"plans/p.star:3:13: helm_install: chart ../charts/broken: template broken/templates/configmap.yaml:7:19: at <.Values.settings.logging.level>: nil pointer evaluating interface {}.level"}},
 		{"schema", `helm_install("a", "../charts/schema", set = {"replicaCount": "three", "image.tag": ""})`, exit.Usage,
-			[]string{"helm_install: chart ../charts/schema: values do not match values.schema.json:", "- at '/replicaCount': got string, want integer", "- at '/image/tag': minLength: got 0, want 1"}},
+			[]string{"helm_install: chart ../charts/schema: values do not match values.schema.json: image.tag: minLength: got 0, want 1 (from set=); replicaCount: got string, want integer (from set=)"}},
 		{"values file missing", `helm_install("a", "../charts/web", values = ["../values/nope.yaml"])`, exit.Usage,
 			[]string{"plans/p.star:1:13: helm_install: values file values/nope.yaml: no such file"}},
 		{"values file YAML", `helm_install("a", "../charts/web", values = ["//values/bad.yaml"])`, exit.Usage,

@@ -31,6 +31,11 @@ type RunOptions struct {
 	DetailedExitcode  bool
 	SavePlan          string
 	MaxSteps          uint64
+	// Diff is --diff: none, summary or full.
+	Diff string
+	// Strict is --strict: a values key the chart does not have is an
+	// error, not a warning.
+	Strict bool
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -70,6 +75,8 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Offline, "offline", false, "with --dry-run: contact no cluster; render and validate locally")
 	fl.StringVar(&opts.KubeVersion, "kube-version", kube.DefaultVersion, "with --offline: the Kubernetes version charts are rendered for")
 	fl.StringVar(&opts.LockNamespace, "lock-namespace", "default", "namespace of the Lease that keeps two runs of a plan for one environment apart")
+	fl.StringVar(&opts.Diff, "diff", string(trace.DiffFull), "how much of each change the dry run and the preflight show: none, summary (the objects and values keys that change) or full (their diffs too)")
+	fl.BoolVar(&opts.Strict, "strict", false, "a values key (of a values file or set=) that the chart does not have is an error, not a warning")
 	fl.BoolVar(&opts.DetailedExitcode, "detailed-exitcode", false, "with --dry-run: exit 0 when nothing would change, 2 when changes are pending (other codes as usual)")
 	fl.StringVar(&opts.SavePlan, "save-plan", "", "with --dry-run: save the plan to this file (owner-only), bound to the cluster's state; run it with plate apply FILE")
 	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
@@ -128,6 +135,10 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.Offline && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--offline goes with --dry-run: a real run needs a cluster")
 	}
+	diff, err := trace.ParseDiffMode(opts.Diff)
+	if err != nil {
+		return exit.Errorf(exit.Usage, "--diff: %v", err)
+	}
 	if opts.DetailedExitcode && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--detailed-exitcode goes with --dry-run")
 	}
@@ -146,7 +157,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.SavePlan != "" {
 		checked = saveHook(f, g, opts.SavePlan)
 	}
-	err := runner.Run(ctx, runner.Options{
+	err = runner.Run(ctx, runner.Options{
 		Checked:           checked,
 		Sinks:             sinks,
 		Plan:              opts.Plan,
@@ -160,6 +171,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		KubeVersion:       opts.KubeVersion,
 		Kube:              kube.Settings{Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: g.Namespace},
 		Yes:               opts.Yes,
+		Strict:            opts.Strict,
 		Prompter:          f.IO,
 		Concurrency:       opts.Concurrency,
 		MaxSteps:          opts.MaxSteps,
@@ -167,7 +179,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		Out:               f.IO.Out,
 		ErrOut:            f.IO.ErrOut,
 		JSON:              g.Output == "json",
-		Text:              trace.TextOptions{Color: f.IO.ColorEnabled(), Verbose: g.Verbose, ShowStarted: g.Verbose > 0},
+		Text:              trace.TextOptions{Color: f.IO.ColorEnabled(), Verbose: g.Verbose, ShowStarted: g.Verbose > 0, Diff: diff},
 		TTY:               f.IO.IsStdoutTTY(),
 		Now:               f.Now,
 	})

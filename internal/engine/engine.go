@@ -48,6 +48,9 @@ type Options struct {
 	Prompter Prompter
 	// Yes answers every confirmation with yes (--yes).
 	Yes bool
+	// Strict makes a values key a chart does not have an error
+	// (--strict), not a warning.
+	Strict bool
 	// Kube says which cluster the adapters talk to.
 	Kube kube.Settings
 	// Offline forbids contacting any cluster (dry-run --offline): builtins
@@ -160,6 +163,10 @@ func (e *Engine) Pass() trace.Pass { return e.opts.Pass }
 // what was planned.
 func (e *Engine) Writes() bool { return e.opts.Pass == trace.Run }
 
+// Strict reports whether a values key a chart does not have is an error
+// (--strict) rather than a warning.
+func (e *Engine) Strict() bool { return e.opts.Strict }
+
 // Recorder returns the trace recorder.
 func (e *Engine) Recorder() *trace.Recorder { return e.opts.Recorder }
 
@@ -220,6 +227,10 @@ type Report struct {
 
 	// Changes are the changes to releases the step made (would make).
 	Changes []trace.Change
+	// Diff is what the step changes (would change), object by object.
+	Diff *trace.Diff
+	// Warnings are mistakes that did not stop the step.
+	Warnings []string
 
 	step *Step
 	eng  *Engine
@@ -275,6 +286,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted bool) {
 	ev := e.event(s, phase, r.Summary, r.Detail)
 	ev.Changes = r.Changes
+	ev.Diff, ev.Warnings = r.Diff, r.Warnings
 	ev.Interrupted = interrupted
 	if len(r.Changes) > 0 {
 		e.stateMu.Lock()

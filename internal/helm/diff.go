@@ -3,6 +3,7 @@ package helm
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -111,7 +112,7 @@ func diffObjects(live, next []*object, secrets []string) Diff {
 		seen[k] = true
 		o, ok := old[k]
 		if !ok {
-			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Created})
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Created, Diff: oneSided(n, "", secrets)})
 			continue
 		}
 		if sameDocument(o, n) {
@@ -128,16 +129,105 @@ func diffObjects(live, next []*object, secrets []string) Diff {
 			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
 			continue
 		}
+		ob, nb = withoutNoise(ob), withoutNoise(nb)
+		if reflect.DeepEqual(ob, nb) {
+			// Only fields that are not changes differ.
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Unchanged})
+			continue
+		}
 		a, b := redactPair(ob, nb)
 		text := unifiedDiff(toYAMLLines(a), toYAMLLines(b), "live "+o.ObjectRef.String(), "new  "+n.ObjectRef.String(), 3)
 		d.Objects = append(d.Objects, ObjectChange{ObjectRef: n.ObjectRef, Change: Changed, Diff: scrub(text, secrets)})
 	}
 	for _, o := range live {
 		if !seen[o.key()] {
-			d.Objects = append(d.Objects, ObjectChange{ObjectRef: o.ObjectRef, Change: Removed})
+			d.Objects = append(d.Objects, ObjectChange{ObjectRef: o.ObjectRef, Change: Removed, Diff: oneSided(o, "-", secrets)})
 		}
 	}
 	return d
+}
+
+// oneSided is the diff of an object created (side "") or removed (side
+// "-"): every line of its YAML added or removed, masked as a changed
+// object's diff is.
+func oneSided(o *object, side string, secrets []string) string {
+	body, err := o.Body()
+	if err != nil {
+		return scrub(fmt.Sprintf("# cannot show: %v\n", err), secrets)
+	}
+	body = withoutNoise(body)
+	ref := o.ObjectRef.String()
+	var text string
+	if side == "-" {
+		a, _ := redactPair(body, nil)
+		text = unifiedDiff(toYAMLLines(a), nil, "live "+ref, "new  (none)", 3)
+	} else {
+		_, b := redactPair(nil, body)
+		text = unifiedDiff(nil, toYAMLLines(b), "live (none)", "new  "+ref, 3)
+	}
+	return scrub(text, secrets)
+}
+
+// noiseMeta are the metadata fields that change without the object
+// changing: the API server's bookkeeping.
+var noiseMeta = []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"}
+
+// noiseAnnotation reports whether an annotation is bookkeeping of Helm or
+// of the API machinery rather than a change a plan makes.
+func noiseAnnotation(k string) bool {
+	return strings.HasPrefix(k, "meta.helm.sh/") ||
+		k == "kubectl.kubernetes.io/last-applied-configuration" ||
+		k == "deployment.kubernetes.io/revision"
+}
+
+// withoutNoise returns body without the fields that are not changes:
+// status, the server's bookkeeping in metadata (managed fields,
+// resourceVersion, uid, generation, creationTimestamp) and Helm's own
+// annotations. body is not modified.
+func withoutNoise(body map[string]any) map[string]any {
+	if body == nil {
+		return nil
+	}
+	meta, _ := body["metadata"].(map[string]any)
+	_, hasStatus := body["status"]
+	noisy := hasStatus
+	for _, f := range noiseMeta {
+		if _, ok := meta[f]; ok {
+			noisy = true
+		}
+	}
+	ann, _ := meta["annotations"].(map[string]any)
+	for k := range ann {
+		if noiseAnnotation(k) {
+			noisy = true
+		}
+	}
+	if !noisy {
+		return body
+	}
+	out := shallowCopy(body)
+	delete(out, "status")
+	if meta != nil {
+		m := shallowCopy(meta)
+		for _, f := range noiseMeta {
+			delete(m, f)
+		}
+		if ann != nil {
+			a := map[string]any{}
+			for k, v := range ann {
+				if !noiseAnnotation(k) {
+					a[k] = v
+				}
+			}
+			if len(a) == 0 {
+				delete(m, "annotations")
+			} else {
+				m["annotations"] = a
+			}
+		}
+		out["metadata"] = m
+	}
+	return out
 }
 
 // sameDocument reports whether two documents are the same bytes, apart
@@ -180,6 +270,12 @@ func toYAMLLines(body map[string]any) []string {
 func redactPair(live, next map[string]any) (map[string]any, map[string]any) {
 	if live["kind"] != "Secret" && next["kind"] != "Secret" {
 		return live, next
+	}
+	if live == nil {
+		live = map[string]any{}
+	}
+	if next == nil {
+		next = map[string]any{}
 	}
 	a, b := shallowCopy(live), shallowCopy(next)
 	for _, field := range []string{"data", "stringData"} {
@@ -400,4 +496,90 @@ func lcsOps(a, b []string, offA, offB int) []diffOp {
 		ops = append(ops, diffOp{'+', b[j], offA + i, offB + j})
 	}
 	return ops
+}
+
+// Trace returns the diff as the trace records it: the objects that
+// change, with their masked unified diffs, and how many do not.
+func (d Diff) Trace() *trace.Diff {
+	out := &trace.Diff{}
+	for _, o := range d.Objects {
+		if o.Change == Unchanged {
+			out.Unchanged++
+			continue
+		}
+		out.Objects = append(out.Objects, trace.ObjectDiff{Object: o.ObjectRef.String(), Change: string(o.Change), Diff: o.Diff})
+	}
+	return out
+}
+
+// valuesDiff lists the values that change from old to next (a release's
+// stored values and the new ones, before the chart's defaults): keys
+// added, removed and changed, by dotted path, sorted. Maps are compared
+// key by key; anything else (lists included) is compared whole. A value
+// under a secret-looking key reads <redacted> (on the new side
+// "<redacted, changed>" when it changed), and every secret string in the
+// others is replaced by <redacted>.
+func valuesDiff(old, next map[string]any, secrets []string) []trace.ValueDiff {
+	a, _ := normalize(old).(map[string]any)
+	b, _ := normalize(next).(map[string]any)
+	var out []trace.ValueDiff
+	walkValues(a, b, "", false, secrets, &out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func walkValues(a, b map[string]any, prefix string, secret bool, secrets []string, out *[]trace.ValueDiff) {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range keys {
+		path := prefix + strings.ReplaceAll(k, ".", `\.`)
+		sec := secret || trace.SecretName(k)
+		av, inA := a[k]
+		bv, inB := b[k]
+		am, aIsMap := av.(map[string]any)
+		bm, bIsMap := bv.(map[string]any)
+		switch {
+		case aIsMap && bIsMap:
+			walkValues(am, bm, path+".", sec, secrets, out)
+		case !inA:
+			*out = append(*out, trace.ValueDiff{Key: path, Change: trace.DiffAdded, To: maskValue(bv, sec, secrets)})
+		case !inB:
+			*out = append(*out, trace.ValueDiff{Key: path, Change: trace.DiffRemoved, From: maskValue(av, sec, secrets)})
+		case !reflect.DeepEqual(av, bv):
+			to := maskValue(bv, sec, secrets)
+			if sec {
+				to = "<redacted, changed>"
+			}
+			*out = append(*out, trace.ValueDiff{Key: path, Change: trace.DiffChanged, From: maskValue(av, sec, secrets), To: to})
+		}
+	}
+}
+
+// maskValue hides a value under a secret-looking key whole, and the
+// secret strings and secret-looking keys inside any other.
+func maskValue(v any, secret bool, secrets []string) any {
+	if secret && v != nil {
+		return trace.Redacted
+	}
+	switch x := trace.Redact(v).(type) {
+	case string:
+		return scrub(x, secrets)
+	case map[string]any, []any:
+		data, err := json.Marshal(x)
+		if err != nil {
+			return trace.Redacted
+		}
+		var back any
+		if json.Unmarshal([]byte(scrub(string(data), secrets)), &back) != nil {
+			return trace.Redacted
+		}
+		return back
+	default:
+		return x
+	}
 }

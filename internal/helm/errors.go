@@ -84,6 +84,10 @@ func (c *Client) renderErr(kc *kube.Client, src ChartSource, err error) error {
 		return exit.Errorf(exit.Usage, "chart %s: template %s renders invalid YAML: %s", src, m[1], m[2])
 	}
 	if rest, ok := strings.CutPrefix(msg, "values don't meet the specifications of the schema(s) in the following chart(s):"); ok {
+		if vs := parseSchemaReport(rest); len(vs) > 0 {
+			se := &SchemaError{Chart: src.String(), Violations: vs}
+			return &exit.Error{Code: exit.Usage, Msg: se.Error(), Err: se}
+		}
 		return exit.Errorf(exit.Usage, "chart %s: values do not match values.schema.json:%s", src, schemaDetail(rest))
 	}
 	if i := strings.Index(msg, "Unable to continue with "); i >= 0 {
@@ -100,6 +104,20 @@ func (c *Client) renderErr(kc *kube.Client, src ChartSource, err error) error {
 		return exit.Errorf(exit.Usage, "chart %s renders objects the cluster rejects: %s", src, trimBuild(msg))
 	}
 	return exit.Errorf(exit.Usage, "chart %s: %s", src, msg)
+}
+
+// attributeErr names, in a values.schema.json refusal among err, the
+// values file or set= that gave each bad value (see attribute), in its
+// message and in its SchemaError.
+func attributeErr(err error, srcs []valuesSource, defaults map[string]any) error {
+	var xe *exit.Error
+	var se *SchemaError
+	if !errors.As(err, &xe) || !errors.As(err, &se) {
+		return err
+	}
+	attribute(se.Violations, srcs, defaults)
+	xe.Msg = se.Error()
+	return err
 }
 
 // schemaDetail formats the schema validator's report, one violation a line.

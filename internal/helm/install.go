@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/trace"
 )
 
 // InstallRequest asks for a release to be installed or upgraded.
@@ -39,6 +41,9 @@ type InstallRequest struct {
 	// install or upgrade is sent, with what it is about to do; an error
 	// stops it before any write (a saved plan's check, internal/planfile).
 	BeforeWrite func(*InstallResult) error `json:"-"`
+	// Strict makes a values key the chart does not have an error
+	// (--strict); otherwise it is a warning (InstallResult.Warnings).
+	Strict bool
 }
 
 // Action is what an install request did, or would do in a dry pass.
@@ -79,7 +84,11 @@ type InstallResult struct {
 	ValuesChanged    bool `json:"values_changed,omitempty"`
 	HooksChanged     bool `json:"hooks_changed,omitempty"`
 	ChartChanged     bool `json:"chart_changed,omitempty"`
-	Diff             Diff `json:"diff"`
+	// Diff is the change to each object; Values the values that change.
+	// The trace carries both in the event's diff (TraceDiff), not in the
+	// detail.
+	Diff   Diff              `json:"-"`
+	Values []trace.ValueDiff `json:"-"`
 	// KubeVersion is the Kubernetes version an offline render assumed.
 	KubeVersion string `json:"kube_version,omitempty"`
 	// Notes are caveats of the render (kinds not yet in the cluster, …).
@@ -92,6 +101,10 @@ type InstallResult struct {
 	ChartDigest   string `json:"-"`
 	ValuesDigest  string `json:"-"`
 	CurrentDigest string `json:"-"`
+	// Warnings are mistakes that did not stop the install: values keys
+	// the chart does not have ("set=: replicaCont: not a value of the
+	// chart; did you mean replicaCount?").
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary is the one-line trace summary: "install rev 1 (3 objects)",
@@ -151,7 +164,20 @@ func (r *InstallResult) Summary() string {
 	return s
 }
 
-// Text is the verbose rendering of the result: notes, then the diff.
+// TraceDiff is the diff the trace shows under the step's line: the
+// objects that change and the values that change. Nil for an offline or
+// scripted render, which has nothing to compare with.
+func (r *InstallResult) TraceDiff() *trace.Diff {
+	if r.Offline || r.Scripted {
+		return nil
+	}
+	d := r.Diff.Trace()
+	d.Values = r.Values
+	return d
+}
+
+// Text is the verbose rendering of the result: its notes (the diff is
+// the event's, shown with --diff).
 func (r *InstallResult) Text() string {
 	var b strings.Builder
 	for _, n := range r.Notes {
@@ -163,7 +189,6 @@ func (r *InstallResult) Text() string {
 		}
 		return b.String()
 	}
-	b.WriteString(r.Diff.Text())
 	return b.String()
 }
 
@@ -188,6 +213,12 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 		vals, _ := req.Values.Merge()
 		secrets := installSecrets(req, vals)
 		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		var se *SchemaError
+		if errors.As(err, &se) {
+			for i := range se.Violations {
+				se.Violations[i].Reason = scrub(se.Violations[i].Reason, secrets)
+			}
+		}
 		return nil, scrubError(err, secrets)
 	}
 	return res, nil
@@ -204,18 +235,32 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if err != nil {
 		return nil, err
 	}
-	vals, err := req.Values.Merge()
+	srcs, err := req.Values.sources()
 	if err != nil {
 		return nil, err
 	}
+	vals := mergeSources(srcs)
+	unknown := unknownValues(ch, srcs)
+	if req.Strict && len(unknown) > 0 {
+		return nil, unknownValuesError(req.Chart, unknown)
+	}
+	var warnings []string
+	for _, u := range unknown {
+		warnings = append(warnings, u.String())
+	}
 	if err := prepareChart(ch, vals); err != nil {
-		return nil, c.renderErr(nil, req.Chart, err)
+		return nil, attributeErr(c.renderErr(nil, req.Chart, err), srcs, ch.Values)
 	}
 	// The CRDs Helm would install first: those of the chart's crds/ and of
 	// its enabled subcharts'.
 	chartCRDs := crdKinds(ch, nil)
 	if c.opts.Offline {
-		return c.installOffline(req, ch, vals, chartCRDs)
+		res, err := c.installOffline(req, ch, vals, chartCRDs)
+		if err != nil {
+			return nil, attributeErr(err, srcs, ch.Values)
+		}
+		res.Warnings = warnings
+		return res, nil
 	}
 	chartDigest, valuesDigest := ChartDigest(ch), ValuesDigest(vals)
 	cfg, kc, done, err := c.config(ctx, req.Namespace)
@@ -235,7 +280,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 	}
 	upgrade := last != nil && last.Info.Status != release.StatusUninstalled
-	res := &InstallResult{Action: Install, Planned: !c.Writes(), ChartDigest: chartDigest, ValuesDigest: valuesDigest}
+	res := &InstallResult{Action: Install, Planned: !c.Writes(), ChartDigest: chartDigest, ValuesDigest: valuesDigest, Warnings: warnings}
 	if !upgrade {
 		exists, err := namespaceExists(ctx, kc, req.Namespace)
 		if err != nil {
@@ -256,7 +301,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	// makes every chart or values error a usage error before any write.
 	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade, chartCRDs)
 	if err != nil {
-		return nil, c.renderErr(kc, req.Chart, err)
+		return nil, attributeErr(c.renderErr(kc, req.Chart, err), srcs, ch.Values)
 	}
 	res.Notes = notes
 	// The manifest is parsed once: its objects serve the diff, the planned
@@ -295,7 +340,13 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	} else if last != nil {
 		res.Replaces = last.Version
 	}
-	res.Diff = diffObjects(live, next, append(installSecrets(req, vals), configSecrets(current)...))
+	secrets := append(installSecrets(req, vals), configSecrets(current)...)
+	res.Diff = diffObjects(live, next, secrets)
+	var oldVals map[string]any
+	if current != nil {
+		oldVals = current.Config
+	}
+	res.Values = valuesDiff(oldVals, vals, secrets)
 	planned := summarizeParsed(rendered, next)
 	planned.Status = StatusDeployed
 	planned.Description = ""

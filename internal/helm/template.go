@@ -53,18 +53,19 @@ func (c *Client) Template(ctx context.Context, req TemplateRequest) (*TemplateRe
 	if err != nil {
 		return nil, err
 	}
-	vals, err := req.Values.Merge()
+	srcs, err := req.Values.sources()
 	if err != nil {
 		return nil, err
 	}
+	vals := mergeSources(srcs)
 	if err := prepareChart(ch, vals); err != nil {
-		return nil, c.renderErr(nil, req.Chart, err)
+		return nil, attributeErr(c.renderErr(nil, req.Chart, err), srcs, ch.Values)
 	}
 	// Like helm template, the chart's own CRDs are not among the API
 	// versions templates see: nothing installed them.
 	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, kv, nil, false, false)
 	if err != nil {
-		return nil, c.renderErr(nil, req.Chart, err)
+		return nil, attributeErr(c.renderErr(nil, req.Chart, err), srcs, ch.Values)
 	}
 	// Each document as Helm installs it: the CRD files of the chart and
 	// its enabled subcharts, the manifest, each hook's own manifest.

@@ -297,9 +297,9 @@ func TestRenderErrors(t *testing.T) {
 		want  []string
 	}{
 		{"template error", "broken", nil, []string{"chart broken: template broken/templates/configmap.yaml:7:", "nil pointer evaluating interface {}.level"}},
-		{"schema type", "schema", map[string]any{"replicaCount": "three"}, []string{"chart schema: values do not match values.schema.json:", "/replicaCount", "want integer"}},
-		{"schema minimum", "schema", map[string]any{"replicaCount": int64(0)}, []string{"/replicaCount", "minimum"}},
-		{"schema required", "schema", map[string]any{"image.tag": ""}, []string{"/image/tag", "minLength"}},
+		{"schema type", "schema", map[string]any{"replicaCount": "three"}, []string{"chart schema: values do not match values.schema.json: replicaCount: got string, want integer (from set=)"}},
+		{"schema minimum", "schema", map[string]any{"replicaCount": int64(0)}, []string{"replicaCount: minimum: got 0, want 1 (from set=)"}},
+		{"schema required", "schema", map[string]any{"image.tag": ""}, []string{"image.tag: minLength: got 0, want 1 (from set=)"}},
 		{"missing chart", "nope", nil, []string{"chart nope: no such chart directory or .tgz (looked for "}},
 	}
 	for _, tt := range tests {

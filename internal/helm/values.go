@@ -41,19 +41,20 @@ type Values struct {
 // Merge reads the files and merges them and Set into one map. A missing
 // file or a YAML error is a usage error naming the file and line.
 func (v Values) Merge() (map[string]any, error) {
-	out := map[string]any{}
-	for _, f := range v.Files {
-		m, err := readValuesFile(f)
-		if err != nil {
-			return nil, err
-		}
-		out = mergeMaps(out, m)
-	}
-	set, err := expandSet(v.Set)
+	srcs, err := v.sources()
 	if err != nil {
 		return nil, err
 	}
-	return mergeMaps(out, set), nil
+	return mergeSources(srcs), nil
+}
+
+// mergeSources merges the sources in order: a later one wins.
+func mergeSources(srcs []valuesSource) map[string]any {
+	out := map[string]any{}
+	for _, s := range srcs {
+		out = mergeMaps(out, s.Values)
+	}
+	return out
 }
 
 var yamlLine = regexp.MustCompile(`(?:yaml|json): line (\d+): `)

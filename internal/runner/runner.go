@@ -65,6 +65,8 @@ type Options struct {
 	// Yes answers every confirmation with yes; Prompter asks otherwise.
 	Yes      bool
 	Prompter engine.Prompter
+	// Strict makes a values key a chart does not have an error (--strict).
+	Strict bool
 	// Concurrency bounds concurrent steps (0: the engine's default);
 	// MaxSteps bounds the Starlark steps per module (0: interp's default).
 	Concurrency int
@@ -361,6 +363,7 @@ func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
 		Recorder:    rec,
 		Prompter:    r.o.Prompter,
 		Yes:         r.o.Yes,
+		Strict:      r.o.Strict,
 		Kube:        r.o.Kube,
 		Offline:     r.o.Offline,
 		KubeVersion: r.o.KubeVersion,

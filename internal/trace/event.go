@@ -95,9 +95,16 @@ type Event struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Interrupted marks the closing event of a step that an interrupt
 	// (SIGINT/SIGTERM, a cancelled run) stopped.
-	Interrupted bool          `json:"interrupted,omitempty"`
-	Summary     string        `json:"summary,omitempty"`
-	Duration    time.Duration `json:"-"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Diff is what the step changes (would change), on its closing
+	// event: the objects created, changed or removed, each with a
+	// unified diff of live against new, and the values that change.
+	Diff *Diff `json:"diff,omitempty"`
+	// Warnings are mistakes that did not stop the step (a values key the
+	// chart does not have), shown under its line whatever -v says.
+	Warnings []string      `json:"warnings,omitempty"`
+	Summary  string        `json:"summary,omitempty"`
+	Duration time.Duration `json:"-"`
 	// Detail holds structured detail: a diff, readiness reasons, a report.
 	Detail any `json:"detail,omitempty"`
 }

@@ -17,6 +17,10 @@ type TextOptions struct {
 	// ShowStarted prints started events too; otherwise only their closing
 	// event is printed (the live progress view shows what is running).
 	ShowStarted bool
+	// Diff says how much of a planned step's diff is shown under its
+	// line (zero: DiffFull). The run pass's lines show none: its
+	// preflight showed them before the first write.
+	Diff DiffMode
 }
 
 // Text renders events as compact aligned lines:
@@ -90,6 +94,18 @@ func (t *Text) Emit(e Event) {
 	}
 	line := strings.TrimRight(b.String(), " ")
 	fmt.Fprintln(t.w, line)
+	for _, w := range e.Warnings {
+		fmt.Fprintf(t.w, "         %s\n", t.paint(ansiYellow, "warning: "+w))
+	}
+	if e.Phase == Planned {
+		mode := t.opts.Diff
+		if mode == "" {
+			mode = DiffFull
+		}
+		for _, l := range e.Diff.lines(mode) {
+			fmt.Fprintf(t.w, "         %s\n", t.paint(l.color, l.text))
+		}
+	}
 	if t.opts.Verbose > 0 {
 		for i := len(e.Stack) - 1; i >= 0; i-- {
 			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))

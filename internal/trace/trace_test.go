@@ -145,3 +145,96 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// A planned step's diff shows under its line without -v: in full, the
+// unified diffs and the values' contents; in summary, one line per object
+// and the values' keys; in none, nothing. Done steps (the run pass) show
+// no diff: their preflight did. Warnings show whatever the mode.
+func TestTextDiffModes(t *testing.T) {
+	ev := Event{Phase: Planned, Builtin: "helm_install", Pos: Pos{File: "p.star", Line: 2, Col: 1},
+		Summary:  "would upgrade rev 1→2 (1 changed, 0 added, 0 removed; values changed)",
+		Warnings: []string{"set=: replicaCont: not a value of the chart; did you mean replicaCount?"},
+		Diff: &Diff{
+			Objects: []ObjectDiff{{Object: "ConfigMap/shop/web", Change: DiffChanged,
+				Diff: "--- live ConfigMap/shop/web\n+++ new  ConfigMap/shop/web\n@@ -1,3 +1,3 @@\n data:\n-  MESSAGE: hello\n+  MESSAGE: bonjour\n"}},
+			Unchanged: 2,
+			Values: []ValueDiff{{Key: "message", Change: DiffChanged, From: "hello", To: "bonjour"},
+				{Key: "password", Change: DiffChanged, From: Redacted, To: "<redacted, changed>"},
+				{Key: "extra", Change: DiffAdded, To: 1}},
+		}}
+	line := "planned  p.star:2:1                       helm_install   would upgrade rev 1→2 (1 changed, 0 added, 0 removed; values changed)\n" +
+		"         warning: set=: replicaCont: not a value of the chart; did you mean replicaCount?\n"
+	want := map[DiffMode]string{
+		DiffFull: line +
+			"         ~ ConfigMap/shop/web changed\n" +
+			"             --- live ConfigMap/shop/web\n" +
+			"             +++ new  ConfigMap/shop/web\n" +
+			"             @@ -1,3 +1,3 @@\n" +
+			"              data:\n" +
+			"             -  MESSAGE: hello\n" +
+			"             +  MESSAGE: bonjour\n" +
+			"         = 2 unchanged\n" +
+			"         values:\n" +
+			"           ~ message: \"hello\" → \"bonjour\"\n" +
+			"           ~ password: \"<redacted>\" → \"<redacted, changed>\"\n" +
+			"           + extra: 1\n",
+		DiffSummary: line +
+			"         ~ ConfigMap/shop/web changed\n" +
+			"         = 2 unchanged\n" +
+			"         values: ~ message, ~ password, + extra\n",
+		DiffNone: line,
+	}
+	for _, mode := range []DiffMode{DiffFull, DiffSummary, DiffNone} {
+		var buf bytes.Buffer
+		NewText(&buf, TextOptions{Diff: mode}).Emit(ev)
+		if d := cmp.Diff(want[mode], buf.String()); d != "" {
+			t.Errorf("%s (-want +got):\n%s", mode, d)
+		}
+	}
+	var buf bytes.Buffer
+	NewText(&buf, TextOptions{}).Emit(ev)
+	if buf.String() != want[DiffFull] {
+		t.Errorf("the zero mode is not full:\n%s", buf.String())
+	}
+	buf.Reset()
+	done := ev
+	done.Phase = Done
+	NewText(&buf, TextOptions{Diff: DiffFull}).Emit(done)
+	if strings.Contains(buf.String(), "MESSAGE") {
+		t.Errorf("a done step shows its diff:\n%s", buf.String())
+	}
+	buf.Reset()
+	NewText(&buf, TextOptions{Color: true}).Emit(ev)
+	for _, c := range []string{"         " + ansiRed + "    -  MESSAGE: hello" + ansiReset, "         " + ansiGreen + "    +  MESSAGE: bonjour" + ansiReset} {
+		if !strings.Contains(buf.String(), c) {
+			t.Errorf("colour diff lacks %q:\n%q", c, buf.String())
+		}
+	}
+	if _, err := ParseDiffMode("all"); err == nil {
+		t.Error("ParseDiffMode accepts all")
+	}
+}
+
+// The JSON event carries the diff as data, and summary mode trims it.
+func TestJSONCarriesDiff(t *testing.T) {
+	d := &Diff{Objects: []ObjectDiff{{Object: "ConfigMap/shop/web", Change: DiffChanged, Diff: "--- a\n+++ b\n"}},
+		Values: []ValueDiff{{Key: "replicaCount", Change: DiffChanged, From: 1, To: 2}}}
+	var buf bytes.Buffer
+	NewJSON(&buf).Emit(Event{Phase: Planned, Builtin: "helm_install", Diff: d})
+	var ev struct {
+		Diff Diff `json:"diff"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Diff.Objects[0].Diff != "--- a\n+++ b\n" || ev.Diff.Values[0].Key != "replicaCount" || ev.Diff.Values[0].To != float64(2) {
+		t.Errorf("JSON diff %+v\n%s", ev.Diff, buf.String())
+	}
+	s := d.Trimmed(DiffSummary)
+	if s.Objects[0].Diff != "" || s.Values[0].To != nil || s.Values[0].Key != "replicaCount" || d.Objects[0].Diff == "" {
+		t.Errorf("summary trim %+v (original %+v)", s, d)
+	}
+	if d.Trimmed(DiffNone) != nil {
+		t.Error("none keeps the diff")
+	}
+}
