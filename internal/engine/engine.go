@@ -62,6 +62,9 @@ type Options struct {
 	// Script, for `plate test`, answers the pass's reads; a pass with a
 	// script is offline.
 	Script *Script
+	// NoRefCheck turns the reference check of dry passes off (the
+	// benchmark that measures what it costs).
+	NoRefCheck bool
 }
 
 // Engine runs the steps of one pass of a plan.
@@ -91,6 +94,8 @@ type Engine struct {
 	changes []trace.Change
 	// rollbackOnFailure is set by the plan (rollback_on_failure()).
 	rollbackOnFailure bool
+	// refChecks is the pass's reference checker (refcheck.go).
+	refChecks refChecks
 }
 
 // SetRollbackOnFailure records that the plan asks for its changes to be
@@ -206,6 +211,8 @@ type Report struct {
 
 	// Changes are the changes to releases the step made (would make).
 	Changes []trace.Change
+	// findings are the reference check's findings (Findings).
+	findings []trace.Finding
 
 	step *Step
 	eng  *Engine
@@ -261,6 +268,7 @@ func (e *Engine) Do(ctx context.Context, s *Step, fn func(ctx context.Context, r
 func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted bool) {
 	ev := e.event(s, phase, r.Summary, r.Detail)
 	ev.Changes = r.Changes
+	ev.Findings = r.findings
 	ev.Interrupted = interrupted
 	if len(r.Changes) > 0 {
 		e.stateMu.Lock()

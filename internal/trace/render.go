@@ -90,6 +90,16 @@ func (t *Text) Emit(e Event) {
 	}
 	line := strings.TrimRight(b.String(), " ")
 	fmt.Fprintln(t.w, line)
+	for _, f := range e.Findings {
+		color := ansiDim
+		switch f.Severity {
+		case SeverityError:
+			color = ansiRed
+		case SeverityWarning:
+			color = ansiYellow
+		}
+		fmt.Fprintf(t.w, "         %s\n", t.paint(color, f.String()))
+	}
 	if t.opts.Verbose > 0 {
 		for i := len(e.Stack) - 1; i >= 0; i-- {
 			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
