@@ -75,7 +75,7 @@ func (r *Report) Findings(fs []trace.Finding) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s would fail or get stuck: %s", plural(len(errs), "reference check error"), errs[0].Message)
+	fmt.Fprintf(&b, "reference check found %s (the deploy would fail or get stuck): %s", plural(len(errs), "error"), errs[0].Message)
 	for _, f := range errs {
 		b.WriteString("\n  " + f.String())
 	}
