@@ -71,7 +71,7 @@ var Checks = []Check{
 	{CheckRuntimeClass, trace.SeverityError, "Pod templates: the RuntimeClass exists.", ""},
 	{CheckNodeSelector, trace.SeverityError, "Pod templates: some node satisfies the nodeSelector and the required node affinity.", "the cluster's nodes show an autoscaler (new nodes may carry the labels)"},
 	{CheckTaints, trace.SeverityError, "Pod templates: some node the pod may run on has no NoSchedule/NoExecute taint the pod does not tolerate.", "the cluster's nodes show an autoscaler"},
-	{CheckResources, trace.SeverityError, "Pod templates: each container's requests (and the pod's) fit the allocatable of some node the pod may run on.", "the cluster's nodes show an autoscaler"},
+	{CheckResources, trace.SeverityError, "Pod templates: the pod's requests of cpu, memory and ephemeral storage fit the allocatable of some node the pod may run on.", "the cluster's nodes show an autoscaler"},
 	{CheckIngressClass, trace.SeverityError, "Ingresses: the named IngressClass exists; with none named, a default class exists.", "no class is named and none is the default (some controllers take such Ingresses)"},
 	{CheckService, trace.SeverityError, "Ingresses: the backend Services exist (in the step, earlier in the plan, or in the cluster) and have the named or numbered port.", ""},
 	{CheckNamespace, trace.SeverityError, "Namespaced objects: the namespace exists or an earlier step creates it.", ""},
@@ -466,4 +466,17 @@ func (r *run) checkNamespace() {
 			fmt.Sprintf("namespace %s does not exist and no earlier step creates it", ns),
 			"create it first: kube_apply a Namespace, or helm_install with create_namespace=True into it")
 	}
+}
+
+// CheckTable is the rows of the table of checks in docs/checks.md.
+func CheckTable() string {
+	var b strings.Builder
+	for _, c := range Checks {
+		w := c.Warning
+		if w == "" {
+			w = "—"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Name, c.What, c.Severity, w)
+	}
+	return b.String()
 }
