@@ -89,7 +89,7 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 	}
 	var findings []trace.Finding
 	if ch, err := l.e.checker(); ch != nil && err == nil {
-		findings = ch.Check(ctx, refcheck.Step{Namespace: namespace, Objects: scoped(cl, objs, namespace)})
+		findings = ch.Check(ctx, refcheck.Step{Namespace: namespace, Objects: scoped(cl, objs, namespace), Ownership: true, Immutable: true})
 		if len(refcheck.Errors(findings)) > 0 {
 			return &Applied{Findings: findings}, nil
 		}

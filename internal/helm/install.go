@@ -315,7 +315,14 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		if rendered != nil {
 			hooks = rendered.Hooks
 		}
-		res.Findings = c.checkRelease(ctx, req, next, hooks, scope, chartCRDs)
+		if res.CreatesNamespace {
+			c.planNamespace(req.Namespace)
+		}
+		var diff *Diff
+		if upgrade {
+			diff = &res.Diff
+		}
+		res.Findings = c.checkRelease(ctx, req, next, hooks, scope, chartCRDs, diff, renderFailed)
 		if renderFailed != nil && len(refcheck.Errors(res.Findings)) == 0 {
 			// Rendered client-only for the check's sake alone: the
 			// server's refusal stands.

@@ -15,11 +15,23 @@ import (
 // checkRelease runs the pass's reference check (Options.Check) on what a
 // dry install or upgrade would create or update: the rendered objects and
 // the hooks, namespaced ones in their namespace.
-func (c *Client) checkRelease(ctx context.Context, req InstallRequest, next []*object, hooks []*release.Hook, scope scopeFunc, chartCRDs []crdKind) []trace.Finding {
+func (c *Client) checkRelease(ctx context.Context, req InstallRequest, next []*object, hooks []*release.Hook, scope scopeFunc, chartCRDs []crdKind, diff *Diff, renderFailed error) []trace.Finding {
 	if c.opts.Check == nil {
 		return nil
 	}
-	step := refcheck.Step{Release: req.Release, Namespace: req.Namespace, Ignore: req.IgnoreChecks}
+	step := refcheck.Step{Release: req.Release, Namespace: req.Namespace, Ignore: req.IgnoreChecks,
+		Ownership: renderFailed != nil && ownershipConflict(renderFailed)}
+	if diff != nil {
+		// An upgrade: only the objects that differ from the deployed
+		// revision may change an immutable field.
+		step.Immutable = true
+		step.Changed = map[string]bool{}
+		for _, o := range diff.Objects {
+			if o.Change == Changed {
+				step.Changed[o.ObjectRef.String()] = true
+			}
+		}
+	}
 	for _, k := range chartCRDs {
 		step.Kinds = append(step.Kinds, schema.GroupKind{Group: k.Group, Kind: k.Kind})
 	}

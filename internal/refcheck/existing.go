@@ -27,12 +27,17 @@ func (r *run) checkExisting() {
 		// Hooks are made anew each time (delete policy), never adopted.
 		return
 	}
-	full := immutableKind(obj)
+	full := r.step.Immutable && immutableKind(obj) && (r.step.Changed == nil || r.step.Changed[Ref(obj)])
+	if !full && !r.step.Ownership {
+		return
+	}
 	live := r.live(obj, full)
 	if live == nil {
 		return
 	}
-	r.checkOwner(live)
+	if r.step.Ownership {
+		r.checkOwner(live)
+	}
 	if full {
 		r.checkImmutable(live)
 	}

@@ -129,6 +129,9 @@ func (r *run) checkQuota() {
 	}
 	sort.Strings(namespaces)
 	for _, ns := range namespaces {
+		if r.newNamespace(ns) {
+			continue
+		}
 		quotas, err := r.c.Reader.List(r.ctx, gkQuota, ns, true)
 		if err != nil {
 			r.note(CheckQuota, err, "resourcequotas")

@@ -151,6 +151,16 @@ type Step struct {
 	// Ignore silences checks: "check" for every object of the step,
 	// "check:Kind/name" or "check:Kind/namespace/name" for one.
 	Ignore []string
+	// Ownership checks who owns the objects that exist; Immutable checks
+	// that the step changes no immutable field of them. Each costs a list
+	// per kind and namespace: helm_install asks for Ownership only when
+	// Helm found an object it may not take (it checks ownership itself),
+	// and for Immutable on an upgrade; kube_apply asks for both.
+	Ownership, Immutable bool
+	// Changed, when not nil, names (Ref) the only objects whose immutable
+	// fields may change: an upgrade's objects that differ from the
+	// deployed revision.
+	Changed map[string]bool
 }
 
 // Checker runs the checks of one pass. It is safe for concurrent use.
@@ -319,9 +329,11 @@ func (l lookup) has(name string) bool { _, ok := l.names[name]; return ok }
 // then planned ones, then the cluster's.
 func (r *run) objects(check string, gk schema.GroupKind, namespace string, full bool, what string) lookup {
 	l := lookup{names: map[string]*unstructured.Unstructured{}, ok: true}
-	live, err := r.c.Reader.List(r.ctx, gk, namespace, full)
-	if err != nil {
-		if !(namespace != "" && r.c.Planned != nil && r.c.Planned.HasNamespace(namespace) && apierrors.IsNotFound(err)) {
+	var live []*unstructured.Unstructured
+	if !r.newNamespace(namespace) {
+		var err error
+		live, err = r.c.Reader.List(r.ctx, gk, namespace, full)
+		if err != nil {
 			r.note(check, err, what)
 			l.ok = false
 		}
@@ -359,6 +371,9 @@ func (l lookup) list(n int) string {
 // live returns the object as it exists in the cluster (not as planned),
 // nil when it does not exist or cannot be read.
 func (r *run) live(obj *unstructured.Unstructured, full bool) *unstructured.Unstructured {
+	if r.newNamespace(obj.GetNamespace()) {
+		return nil
+	}
 	gk := obj.GroupVersionKind().GroupKind()
 	objs, err := r.c.Reader.List(r.ctx, gk, obj.GetNamespace(), full)
 	if err != nil {
@@ -373,6 +388,13 @@ func (r *run) live(obj *unstructured.Unstructured, full bool) *unstructured.Unst
 		}
 	}
 	return nil
+}
+
+// newNamespace reports whether namespace is one an earlier step would
+// create: it does not exist yet, so nothing in it does either (no list is
+// sent).
+func (r *run) newNamespace(namespace string) bool {
+	return namespace != "" && r.c.Planned != nil && r.c.Planned.HasNamespace(namespace)
 }
 
 var (

@@ -436,7 +436,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: new}
 `
-	got := check(t, r, nil, Step{Release: "web"}, manifest)
+	got := check(t, r, nil, Step{Release: "web", Ownership: true}, manifest)
 	expect(t, got,
 		want{"error", "ownership", "ConfigMap/shop/other-release already exists and belongs to release billing in namespace shop"},
 		want{"error", "ownership", "ConfigMap/shop/handmade already exists and belongs to no Helm release"})
@@ -445,13 +445,13 @@ metadata: {name: new}
 	}
 	// The release's own objects are fine; kube_apply of a release's object
 	// is a warning; an object of the release is fine for its release.
-	expect(t, check(t, r, nil, Step{Release: "billing"}, `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other-release"}}`))
-	expect(t, check(t, r, nil, Step{}, manifest), want{"warning", "ownership", "belongs to Helm release billing"})
+	expect(t, check(t, r, nil, Step{Release: "billing", Ownership: true}, `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other-release"}}`))
+	expect(t, check(t, r, nil, Step{Ownership: true}, manifest), want{"warning", "ownership", "belongs to Helm release billing"})
 }
 
 func TestImmutableFields(t *testing.T) {
 	r := newRecorded(t)
-	got := check(t, r, nil, Step{Release: "web"}, `
+	got := check(t, r, nil, Step{Release: "web", Immutable: true}, `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -475,7 +475,7 @@ spec: {clusterIP: 10.0.0.99, ports: [{name: http, port: 80}]}
 	// The same selector, in another order, with the server's defaults
 	// absent: no finding. A Job whose template only lacks the server's
 	// additions: none; another image: a finding. A PVC's class.
-	got = check(t, r, nil, Step{}, `
+	got = check(t, r, nil, Step{Immutable: true}, `
 apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate}
@@ -490,7 +490,7 @@ metadata: {name: data}
 spec: {storageClassName: local-wffc, resources: {requests: {storage: 1024Mi}}}
 `)
 	expect(t, got, want{"error", "immutable", "a claim's storage class cannot change: standard → local-wffc"})
-	got = check(t, r, nil, Step{}, `
+	got = check(t, r, nil, Step{Immutable: true}, `
 apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate}
