@@ -17,6 +17,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	ih "github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/refcheck"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -46,7 +47,7 @@ func (Plugin) Builtins() []builtins.Builtin {
 	return []builtins.Builtin{
 		{
 			Name:       "helm_install",
-			Params:     []string{"release", "chart", "namespace=None", "values=[]", "set={}", "version=None", "repo=None", "create_namespace=True", `timeout="5m"`, "atomic=False", "needs=None"},
+			Params:     []string{"release", "chart", "namespace=None", "values=[]", "set={}", "version=None", "repo=None", "create_namespace=True", `timeout="5m"`, "atomic=False", "ignore_checks=[]", "needs=None"},
 			Effect:     engine.Write,
 			Concurrent: true,
 			Doc: `Installs a Helm chart as release ` + "`release`" + ` (its name), or upgrades the release if it exists
@@ -69,6 +70,10 @@ chart_version, app_version, objects) for wait_ready, backup, helm_rollback and n
   steps"). Order releases that use another's CRDs or services this way.
   ` + "`needs = [plan_start]`" + ` starts it at once, waiting for no other step; None and
   [] (the default) keep the call in sequence.
+- ` + "`ignore_checks`" + `: reference checks to silence for this release (docs/checks.md): a check
+  name ("storage-class") for every object of the release, or "check:Kind/name" (or
+  "check:Kind/namespace/name") for one object; "all" names every check. The
+  annotation ` + "`plate.dev/ignore-check`" + ` on an object of the chart does the same for it.
 
 A release with no revision, or an uninstalled one (its history is continued), is
 installed; otherwise it is upgraded with exactly the plan's values (the previous
@@ -89,7 +94,12 @@ client-only for --kube-version and no release is read. Renders without the clust
 (--offline, or the kinds of the chart's own CRDs are not in the cluster yet) see the API
 versions of the CRDs Helm installs before an install (the crds/ of the chart and of its
 subcharts that are enabled) and of those planned earlier in the pass. The objects, the
-diff and the "unchanged" check read each rendered document exactly as Helm applies it.`,
+diff and the "unchanged" check read each rendered document exactly as Helm applies it.
+In a dry run (and the preflight) that reads the cluster, the rendered objects and
+hooks then go through the reference check (docs/checks.md): what they name must
+exist in the cluster or be created earlier in the plan, an object that exists must
+belong to this release, an upgrade must not change an immutable field; an error
+stops the plan before any write (exit 2), a warning is shown on the step.`,
 			Fn: install,
 		},
 		{
@@ -246,9 +256,16 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 	createNS := true
 	var timeout builtins.Duration
 	var atomic bool
+	var ignore builtins.StringList
 	if err := c.Unpack(args, kwargs, &release, &ca.chart, &ns, &ca.values, &ca.set, &ca.version, &ca.repo,
-		&createNS, &timeout, &atomic); err != nil {
+		&createNS, &timeout, &atomic, &ignore); err != nil {
 		return nil, exit.Wrap(exit.Usage, err)
+	}
+	for i, ig := range ignore {
+		name, what, one := strings.Cut(ig, ":")
+		if !refcheck.Known(name) || (one && strings.Count(what, "/") != 1 && strings.Count(what, "/") != 2) {
+			return nil, exit.Errorf(exit.Usage, "%s: ignore_checks[%d]: %q is not a check name, or check:Kind/name (checks: %s)", c.Name, i, ig, strings.Join(refcheck.Names(), ", "))
+		}
 	}
 	if timeout.Set && timeout.D == 0 {
 		return nil, exit.Errorf(exit.Usage, "%s: for parameter \"timeout\": want a positive duration, got 0s", c.Name)
@@ -271,6 +288,7 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		Timeout:         timeout.Or(ih.DefaultTimeout),
 		Atomic:          atomic,
 		Strict:          c.Engine.Strict(),
+		IgnoreChecks:    ignore,
 	})
 	if err != nil {
 		valuesDetail(c, err)
@@ -280,6 +298,9 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 	c.Report.Detail = res
 	c.Report.Diff = res.TraceDiff()
 	c.Report.Warnings = res.Warnings
+	if err := c.Report.Findings(res.Findings); err != nil {
+		return nil, c.Fail(err)
+	}
 	if ch, ok := installChange(res); ok {
 		c.Report.Change(ch)
 	}

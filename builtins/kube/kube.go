@@ -40,7 +40,11 @@ them as a list of dicts, as the API server stored them.
 - ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + `, else the context's, else "default".
 
 The summary counts created, updated and unchanged objects. In a dry run the
-API server validates the objects (server-side dry run) and nothing is stored.
+API server validates the objects (server-side dry run) and nothing is stored;
+before that, the reference check (docs/checks.md) checks what they name against
+the cluster and the plan's earlier steps, and an error stops the plan before any
+write. The annotation ` + "`plate.dev/ignore-check: CHECK[,CHECK…]`" + ` on an object
+silences those checks for it.
 An object rejected because an admission webhook could not be reached (its
 Service has no ready endpoint yet, or the connection is refused) is applied
 again for up to 30s, as a library's webhook is for a moment after its pods
@@ -100,6 +104,9 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	}
 	res, err := c.Engine.Objects().Apply(c.Ctx, objs, namespace)
 	if err != nil {
+		return nil, c.Fail(err)
+	}
+	if err := c.Report.Findings(res.Findings); err != nil {
 		return nil, c.Fail(err)
 	}
 	out := make([]starlark.Value, 0, len(res.Objects))

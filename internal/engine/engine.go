@@ -77,6 +77,9 @@ type Options struct {
 	// Check, in a run pass, is asked before every write that records a
 	// change (see WriteCheck); nil: none.
 	Check WriteCheck
+	// NoRefCheck turns the reference check of dry passes off (the
+	// benchmark that measures what it costs).
+	NoRefCheck bool
 }
 
 // Engine runs the steps of one pass of a plan.
@@ -108,6 +111,8 @@ type Engine struct {
 	rollbackOnFailure bool
 	// checksOver is set once the write check is no longer asked.
 	checksOver bool
+	// refChecks is the pass's reference checker (refcheck.go).
+	refChecks refChecks
 }
 
 // SetRollbackOnFailure records that the plan asks for its changes to be
@@ -231,6 +236,8 @@ type Report struct {
 	Diff *trace.Diff
 	// Warnings are mistakes that did not stop the step.
 	Warnings []string
+	// findings are the reference check's findings (Findings).
+	findings []trace.Finding
 
 	step *Step
 	eng  *Engine
@@ -287,6 +294,7 @@ func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted 
 	ev := e.event(s, phase, r.Summary, r.Detail)
 	ev.Changes = r.Changes
 	ev.Diff, ev.Warnings = r.Diff, r.Warnings
+	ev.Findings = r.findings
 	ev.Interrupted = interrupted
 	if len(r.Changes) > 0 {
 		e.stateMu.Lock()

@@ -15,6 +15,9 @@ func (e *Engine) helmClient() (*helm.Client, error) {
 		opts := helm.Options{Offline: e.opts.Offline, KubeVersion: e.KubeVersion(), Planned: e.planned}
 		if !e.opts.Offline {
 			opts.Kube, opts.KubeErr = e.kubeClient()
+			if ch, err := e.checker(); ch != nil && err == nil {
+				opts.Check = ch.Check
+			}
 		}
 		e.helm, e.helmErr = helm.New(opts)
 	})

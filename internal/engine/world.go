@@ -75,6 +75,10 @@ type Applied struct {
 	Changed []string
 	Summary string
 	Detail  any
+	// Findings are the reference check's (dry passes that read the
+	// cluster); when one is an error nothing was applied, not even as a
+	// server-side dry run.
+	Findings []trace.Finding
 }
 
 // ObjectRead is the answer to an object read.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
+	"github.com/plate-dev/plate/internal/refcheck"
 	"github.com/plate-dev/plate/internal/status"
 	"github.com/plate-dev/plate/internal/trace"
 )
@@ -137,6 +139,13 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 	if err != nil {
 		return nil, err
 	}
+	var findings []trace.Finding
+	if ch, err := l.e.checker(); ch != nil && err == nil {
+		findings = ch.Check(ctx, refcheck.Step{Namespace: namespace, Objects: scoped(cl, objs, namespace), Ownership: true, Immutable: true})
+		if len(refcheck.Errors(findings)) > 0 {
+			return &Applied{Findings: findings}, nil
+		}
+	}
 	var res []kube.ObjectResult
 	if l.e.checking() != nil && !cl.ReadOnly {
 		res, err = l.applyChecked(ctx, cl, objs, namespace)
@@ -147,7 +156,7 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 		return nil, err
 	}
 	counts := map[kube.Action][]string{}
-	out := &Applied{}
+	out := &Applied{Findings: findings}
 	var notes []string
 	for _, r := range res {
 		counts[r.Action] = append(counts[r.Action], r.Ref)
@@ -165,6 +174,37 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 	}
 	out.Detail = map[string]any{"objects": counts, "notes": notes}
 	return out, nil
+}
+
+// scoped returns copies of objs as they would be applied: namespaced
+// objects that name no namespace in namespace, cluster-scoped ones in none
+// (a kind the cluster does not know keeps what it names, else namespace).
+func scoped(cl *kube.Client, objs []*unstructured.Unstructured, namespace string) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		cp := o.DeepCopy()
+		gk := cp.GroupVersionKind().GroupKind()
+		m, err := cl.Mapper.RESTMapping(gk)
+		switch {
+		case err == nil && m.Scope.Name() != meta.RESTScopeNameNamespace:
+			cp.SetNamespace("")
+		case err != nil && plannedClusterScoped(cl.Planned, gk):
+			cp.SetNamespace("")
+		case cp.GetNamespace() == "":
+			cp.SetNamespace(namespace)
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+func plannedClusterScoped(p *kube.Planned, gk schema.GroupKind) bool {
+	for _, k := range p.Kinds() {
+		if k.Group == gk.Group && k.Kind == gk.Kind {
+			return !k.Namespaced
+		}
+	}
+	return false
 }
 
 // applySummary counts an apply's objects per action: "Namespace/x would be

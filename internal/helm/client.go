@@ -46,6 +46,8 @@ import (
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/refcheck"
+	"github.com/plate-dev/plate/internal/trace"
 )
 
 // MaxHistory is the number of revisions kept per release, as the helm CLI
@@ -85,6 +87,9 @@ type Options struct {
 	RegistryConfig string
 	// Log receives Helm's debug lines; nil discards them.
 	Log func(format string, args ...any)
+	// Check is the pass's reference check (internal/refcheck), run by a
+	// dry install on the objects it would create or update; nil: none.
+	Check func(ctx context.Context, s refcheck.Step) []trace.Finding
 }
 
 // Client runs Helm operations for one pass of a plan. It is safe for

@@ -18,6 +18,7 @@ import (
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/refcheck"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -44,6 +45,8 @@ type InstallRequest struct {
 	// Strict makes a values key the chart does not have an error
 	// (--strict); otherwise it is a warning (InstallResult.Warnings).
 	Strict bool
+	// IgnoreChecks silences reference checks of a dry pass (refcheck.Step).
+	IgnoreChecks []string
 }
 
 // Action is what an install request did, or would do in a dry pass.
@@ -105,6 +108,9 @@ type InstallResult struct {
 	// the chart does not have ("set=: replicaCont: not a value of the
 	// chart; did you mean replicaCount?").
 	Warnings []string `json:"warnings,omitempty"`
+	// Findings are the reference check's, in a dry pass that reads the
+	// cluster (the trace event carries them).
+	Findings []trace.Finding `json:"-"`
 }
 
 // Summary is the one-line trace summary: "install rev 1 (3 objects)",
@@ -299,7 +305,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	// Render first, in every pass: in dry passes this is the whole job,
 	// in the run pass it decides whether an upgrade changes anything and
 	// makes every chart or values error a usage error before any write.
-	rendered, notes, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade, chartCRDs)
+	rendered, notes, renderFailed, err := c.renderLive(ctx, cfg, kc, req, ch, vals, upgrade, chartCRDs)
 	if err != nil {
 		return nil, attributeErr(c.renderErr(kc, req.Chart, err), srcs, ch.Values)
 	}
@@ -367,6 +373,30 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return res, nil
 	}
 	if !c.Writes() {
+		// The reference check, before the planned world learns of this
+		// release's objects (its own objects count as the step's).
+		var hooks []*release.Hook
+		if rendered != nil {
+			hooks = rendered.Hooks
+		}
+		if res.CreatesNamespace {
+			c.planNamespace(req.Namespace)
+		}
+		var diff *Diff
+		if upgrade {
+			diff = &res.Diff
+		}
+		res.Findings = c.checkRelease(ctx, req, next, hooks, scope, chartCRDs, diff, renderFailed)
+		if renderFailed != nil && len(refcheck.Errors(res.Findings)) == 0 {
+			// Rendered client-only for the check's sake alone: the
+			// server's refusal stands.
+			return nil, c.renderErr(kc, req.Chart, renderFailed)
+		}
+		for _, o := range next {
+			if u := checkedObject(o); u != nil {
+				c.opts.Planned.Object(u)
+			}
+		}
 		res.Release = planned
 		c.planCRDs(crds)
 		if res.CreatesNamespace {
@@ -476,9 +506,13 @@ func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, kc *kub
 // kinds whose CRDs the chart itself (or an earlier step of this pass)
 // brings, it renders client-only with the cluster's capabilities plus those
 // kinds instead, and says so in the notes.
-func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool, chartCRDs []crdKind) (*release.Release, []string, error) {
-	var rel *release.Release
-	var err error
+//
+// In a dry pass that runs the reference check, a render the server refuses
+// for what the check reports better (an object that exists and belongs to
+// no release or to another, a kind or API version the cluster does not
+// serve) is rendered client-only too, and the refusal comes back as failed:
+// the check's findings replace it, or, when it finds no error, it stands.
+func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *kube.Client, req InstallRequest, ch *chart.Chart, vals map[string]any, upgrade bool, chartCRDs []crdKind) (rel *release.Release, notes []string, failed error, err error) {
 	if upgrade {
 		up := action.NewUpgrade(cfg)
 		up.Namespace = req.Namespace
@@ -497,29 +531,44 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 		rel, err = inst.RunWithContext(ctx, ch, vals)
 	}
 	if err == nil {
-		return rel, nil, nil
+		return rel, nil, nil, nil
 	}
+	checking := c.opts.Check != nil && !c.Writes()
 	missing := missingKinds(err)
-	if len(missing) == 0 {
-		return nil, nil, err
+	if len(missing) == 0 && !(checking && ownershipConflict(err)) {
+		return nil, nil, nil, err
 	}
 	known := c.knownCRDs(chartCRDs, !upgrade)
 	var extra []crdKind
 	for _, m := range missing {
 		k, ok := known[m]
 		if !ok {
-			return nil, nil, err
+			if !checking {
+				return nil, nil, nil, err
+			}
+			failed = err
+			continue
 		}
 		extra = append(extra, k)
 	}
+	if ownershipConflict(err) {
+		failed = err
+	}
 	ver, verr := kc.Discovery.ServerVersion()
 	if verr != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	set, _ := action.GetVersionSet(kc.Discovery)
+	renderErr := err
 	rel, err = c.renderClientOnly(req.Release, req.Namespace, ch, vals, ver.GitVersion, append(append([]string(nil), set...), apiVersions(extra)...), upgrade, false)
 	if err != nil {
-		return nil, nil, err
+		if failed != nil {
+			return nil, nil, nil, renderErr
+		}
+		return nil, nil, nil, err
+	}
+	if len(extra) == 0 {
+		return rel, nil, failed, nil
 	}
 	var names []string
 	for _, k := range extra {
@@ -527,7 +576,7 @@ func (c *Client) renderLive(ctx context.Context, cfg *action.Configuration, kc *
 	}
 	sort.Strings(names)
 	note := fmt.Sprintf("%s not in the cluster yet (the CRDs come with this chart or an earlier step): rendered without server validation", strings.Join(names, ", "))
-	return rel, []string{note}, nil
+	return rel, []string{note}, failed, nil
 }
 
 var noMatch = regexp.MustCompile(`no matches for kind "([^"]+)" in version "([^"]+)"`)

@@ -22,6 +22,14 @@ type Planned struct {
 	mu         sync.Mutex
 	namespaces map[string]bool
 	kinds      map[schema.GroupKind]PlannedKind
+	// objects are every object earlier steps would create or update, by
+	// kind and namespace (the reference check's index, internal/refcheck).
+	objects map[plannedKey]map[string]*unstructured.Unstructured
+}
+
+type plannedKey struct {
+	gk schema.GroupKind
+	ns string
 }
 
 // PlannedKind is a kind that a CustomResourceDefinition planned earlier in
@@ -35,7 +43,7 @@ type PlannedKind struct {
 
 // NewPlanned returns an empty planned world.
 func NewPlanned() *Planned {
-	return &Planned{namespaces: map[string]bool{}, kinds: map[schema.GroupKind]PlannedKind{}}
+	return &Planned{namespaces: map[string]bool{}, kinds: map[schema.GroupKind]PlannedKind{}, objects: map[plannedKey]map[string]*unstructured.Unstructured{}}
 }
 
 // Namespace records that namespace would have been created.
@@ -52,9 +60,17 @@ func (p *Planned) HasNamespace(name string) bool {
 	return p.namespaces[name]
 }
 
-// Object records the effect of a planned object: a Namespace plans the
-// namespace, a CustomResourceDefinition plans its kind.
+// Object records the effect of a planned object: it is indexed for the
+// reference check, a Namespace plans the namespace, a
+// CustomResourceDefinition plans its kind.
 func (p *Planned) Object(obj *unstructured.Unstructured) {
+	k := plannedKey{obj.GroupVersionKind().GroupKind(), obj.GetNamespace()}
+	p.mu.Lock()
+	if p.objects[k] == nil {
+		p.objects[k] = map[string]*unstructured.Unstructured{}
+	}
+	p.objects[k][obj.GetName()] = obj
+	p.mu.Unlock()
 	switch obj.GroupVersionKind().GroupKind() {
 	case schema.GroupKind{Kind: "Namespace"}:
 		p.Namespace(obj.GetName())
@@ -63,6 +79,27 @@ func (p *Planned) Object(obj *unstructured.Unstructured) {
 			p.Kind(k)
 		}
 	}
+}
+
+// Forget records that an earlier step would delete an object.
+func (p *Planned) Forget(gk schema.GroupKind, namespace, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.objects[plannedKey{gk, namespace}], name)
+}
+
+// Objects lists the objects of kind gk in namespace ("" for cluster-scoped
+// kinds) that earlier steps would create or update, sorted by name.
+func (p *Planned) Objects(gk schema.GroupKind, namespace string) []*unstructured.Unstructured {
+	p.mu.Lock()
+	m := p.objects[plannedKey{gk, namespace}]
+	out := make([]*unstructured.Unstructured, 0, len(m))
+	for _, o := range m {
+		out = append(out, o)
+	}
+	p.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
 }
 
 // Kind records that a CRD planned earlier defines k.

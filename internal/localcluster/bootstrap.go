@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +21,8 @@ const (
 	// StorageClassOpenEBSHostpath binds claims when a pod uses them
 	// (WaitForFirstConsumer).
 	StorageClassOpenEBSHostpath = "openebs-hostpath"
+	// IngressClassNginx is the cluster's IngressClass (not the default).
+	IngressClassNginx = "nginx"
 )
 
 // Annotations understood by the simulation stages.
@@ -100,6 +103,17 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 		if _, err := cs.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create storage class %s: %w", sc.Name, err)
 		}
+	}
+
+	// The platform's clusters run ingress-nginx: its IngressClass (no
+	// controller serves it here) lets the reference check find the class
+	// the charts' Ingresses name.
+	ic := &networkingv1.IngressClass{
+		ObjectMeta: metav1.ObjectMeta{Name: IngressClassNginx},
+		Spec:       networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"},
+	}
+	if _, err := cs.NetworkingV1().IngressClasses().Create(ctx, ic, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ingress class %s: %w", ic.Name, err)
 	}
 
 	// kwok marks the nodes Ready.

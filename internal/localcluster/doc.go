@@ -32,6 +32,8 @@
 //     at once; StorageClass "openebs-hostpath" (WaitForFirstConsumer): claims
 //     stay Pending until the scheduler selects a node for a consuming pod,
 //     then they are provisioned and Bound;
+//   - IngressClass "nginx" (not the default; no controller serves it), as
+//     the platform's clusters have it;
 //   - Services of type LoadBalancer get a loopback ingress IP
 //     (127.240.x.y) like MetalLB would give one, unless annotated
 //     plate.dev/lb-pending: "true".

@@ -102,7 +102,11 @@ type Event struct {
 	Diff *Diff `json:"diff,omitempty"`
 	// Warnings are mistakes that did not stop the step (a values key the
 	// chart does not have), shown under its line whatever -v says.
-	Warnings []string      `json:"warnings,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	// Findings are what the reference check of a dry pass found about the
+	// objects the step would create or update (docs/checks.md), on its
+	// closing event.
+	Findings []Finding     `json:"findings,omitempty"`
 	Summary  string        `json:"summary,omitempty"`
 	Duration time.Duration `json:"-"`
 	// Detail holds structured detail: a diff, readiness reasons, a report.
@@ -156,6 +160,55 @@ type Change struct {
 	// Supersedes is the deployed revision an upgrade superseded: a
 	// readiness failure deploys it again.
 	Supersedes int `json:"supersedes,omitempty"`
+}
+
+// Severities of a Finding.
+const (
+	// SeverityError stops the pass before any write.
+	SeverityError = "error"
+	// SeverityWarning is reported and may be fine.
+	SeverityWarning = "warning"
+	// SeverityNote says what was not checked, and why.
+	SeverityNote = "note"
+)
+
+// Finding is one result of the reference check (internal/refcheck) about
+// an object a step would create or update: a reference to something that
+// neither exists nor is created earlier, a conflict with what exists, or a
+// note that a check was skipped.
+type Finding struct {
+	Severity string `json:"severity"`
+	// Check names the check ("storage-class", "secret", …); the name
+	// silences it.
+	Check string `json:"check,omitempty"`
+	// Object is Kind/namespace/name (Kind/name when cluster-scoped); empty
+	// for a note about the whole pass.
+	Object string `json:"object,omitempty"`
+	// Field is the field path in the object ("spec.storageClassName").
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// String is the finding on one line: "error storage-class
+// PersistentVolumeClaim/x/data spec.storageClassName: … (hint: …)".
+func (f Finding) String() string {
+	var b strings.Builder
+	b.WriteString(f.Severity)
+	if f.Check != "" {
+		b.WriteString(" " + f.Check)
+	}
+	if f.Object != "" {
+		b.WriteString(" " + f.Object)
+	}
+	if f.Field != "" {
+		b.WriteString(" " + f.Field)
+	}
+	b.WriteString(": " + f.Message)
+	if f.Hint != "" {
+		b.WriteString(" (hint: " + f.Hint + ")")
+	}
+	return b.String()
 }
 
 // ChangesPending reports whether any step of events made (in a dry pass:

@@ -94,6 +94,16 @@ func (t *Text) Emit(e Event) {
 	}
 	line := strings.TrimRight(b.String(), " ")
 	fmt.Fprintln(t.w, line)
+	for _, f := range e.Findings {
+		color := ansiDim
+		switch f.Severity {
+		case SeverityError:
+			color = ansiRed
+		case SeverityWarning:
+			color = ansiYellow
+		}
+		fmt.Fprintf(t.w, "         %s\n", t.paint(color, f.String()))
+	}
 	for _, w := range e.Warnings {
 		fmt.Fprintf(t.w, "         %s\n", t.paint(ansiYellow, "warning: "+w))
 	}
