@@ -428,6 +428,7 @@ func template(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	if err != nil {
 		return nil, err
 	}
+	c.Report.Subject(release, namespace)
 	vals, err := ca.valuesOf(c)
 	if err != nil {
 		return nil, err

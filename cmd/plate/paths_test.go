@@ -29,6 +29,14 @@ func TestHelperTakesCallerRelativePaths(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "replicas 3") {
 		t.Fatalf("caller-relative path: exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
+	// The trace line shows the plan's own call; -v adds the helper's line.
+	if !strings.Contains(r.out, "done     read_yaml  read values.yaml  teams/a/plan.star:2\n") {
+		t.Errorf("read_yaml line does not show the plan's call:\n%s", r.out)
+	}
+	r = runPlate(t, "", false, "run", "--dry-run", "--offline", "-v", filepath.Join(root, "teams/a/plan.star"))
+	if !strings.Contains(r.out, "teams/a/plan.star:2\n         in a helper at lib/deploy.star:2:21\n") {
+		t.Errorf("-v does not show the helper's frame:\n%s", r.out)
+	}
 	r = runPlate(t, "", false, "run", "--dry-run", "--offline", filepath.Join(root, "teams/c/plan.star"))
 	if r.code != 0 || !strings.Contains(r.out, "root 1") {
 		t.Fatalf("// path: exit %d\n%s%s", r.code, r.out, r.errOut)

@@ -216,6 +216,14 @@ func (r *Report) Subject(release, namespace string) {
 	r.step.Subject = &trace.Subject{Release: release, Namespace: namespace}
 }
 
+// Object records the object a step acts on ("Kind/name", or "N objects").
+func (r *Report) Object(object, namespace string) {
+	r.step.Subject = &trace.Subject{Object: object, Namespace: namespace}
+}
+
+// SetSubject records what the step acts on, in full.
+func (r *Report) SetSubject(s trace.Subject) { r.step.Subject = &s }
+
 // Change records a change the step made (in a dry pass: would make).
 func (r *Report) Change(c trace.Change) { r.Changes = append(r.Changes, c) }
 

@@ -83,7 +83,11 @@ func StopReport(w io.Writer, events []trace.Event, namespace, why string) {
 			state = "interrupted"
 		}
 		n++
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", state, id, e.Builtin, e.Pos, strings.ReplaceAll(e.Summary, "\n", " "))
+		subj := s.subject.Text(namespace)
+		if subj == "" {
+			subj = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\t%s\n", subj, state, id, e.Builtin, strings.ReplaceAll(e.Summary, "\n", " "), trace.LinePos(e))
 		for _, ch := range s.changes {
 			switch ch.Action {
 			case trace.Installed:

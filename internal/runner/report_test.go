@@ -42,7 +42,9 @@ func TestStopReportReadsTypedRecords(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"plate: interrupted; what this run did before it stopped:",
-		"interrupted  s4  helm_install",
+		// Each line starts with its subject, then the state and the step;
+		// the namespace shows when it is not the run's.
+		"  prod/web    interrupted  s4 helm_install  opaque  plan.star:1\n",
 		"not run: s5 helm_install, and the rest of the plan",
 		"plate rollback cache -n prod    # install rev 1 (first install: nothing to roll back to; helm_uninstall removes it)",
 		"plate rollback api -n prod --to 3    # upgrade rev 5; rev 5 not ready: marked failed, rev 3 deployed again",
@@ -56,7 +58,7 @@ func TestStopReportReadsTypedRecords(t *testing.T) {
 	// interrupted one.
 	b.Reset()
 	StopReport(&b, []trace.Event{ev("s1", "kube_apply", trace.Failed, func(e *trace.Event) { e.Summary = "webhook interrupted the request" })}, "default", "stopped: plan failed")
-	if !strings.Contains(b.String(), "failed  s1  kube_apply") || !strings.Contains(b.String(), "no Helm release was changed") {
+	if !strings.Contains(b.String(), "  -  failed  s1 kube_apply") || !strings.Contains(b.String(), "no Helm release was changed") {
 		t.Errorf("report:\n%s", b.String())
 	}
 }

@@ -191,6 +191,9 @@ func New(p *Plan, o Options) *Runner {
 	if o.LockNamespace == "" {
 		o.LockNamespace = "default"
 	}
+	if o.Text.Namespace == "" && o.Out != nil && !o.JSON {
+		o.Text.Namespace = o.Kube.DefaultNamespace()
+	}
 	return &Runner{plan: p, o: o, out: &output{
 		w:     o.Out,
 		json:  o.JSON,
@@ -211,7 +214,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.o.Graph {
 		err := r.Pass(ctx, trace.DryRun)
 		if err == nil && r.out.w != nil {
-			trace.BuildGraph(r.out.events).WriteMermaid(r.out.w)
+			g := trace.BuildGraph(r.out.events)
+			g.Namespace = r.o.Kube.DefaultNamespace()
+			g.WriteMermaid(r.out.w)
 		}
 		return err
 	}

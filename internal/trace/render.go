@@ -17,14 +17,21 @@ type TextOptions struct {
 	// ShowStarted prints started events too; otherwise only their closing
 	// event is printed (the live progress view shows what is running).
 	ShowStarted bool
+	// Namespace is the run's default namespace: subjects in it are named
+	// without theirs.
+	Namespace string
 }
 
-// Text renders events as compact aligned lines:
+// Text renders events as lines that start with what they are about:
 //
-//	done     plans/deploy_stg.star:20:5      helm_install   install rev 1  (1.2s)
+//	done     plate-api  helm_install  install rev 1 (3 objects)  plans/deploy.star:20  (1.2s)
 //
-// The line of a concurrent step ends with what it waited for, "(after s3)"
-// or "(after plan_start)", before its duration.
+// after the phase come the subject (the release, then the object; the
+// namespace only when it is not the run's), the builtin, its summary, the
+// position of the plan's own call (for a call inside a helper function, the
+// line that called the helper; -v adds the helper's frames) and the
+// duration. A concurrent step's line ends with what it waited for, "(after
+// s3)" or "(after plan_start)", before its duration.
 type Text struct {
 	w    io.Writer
 	opts TextOptions
@@ -66,6 +73,16 @@ func (t *Text) paint(color, s string) string {
 	return color + s + ansiReset
 }
 
+// LinePos prints a trace line's position: file:line of the plan's own
+// call (Event.Site).
+func LinePos(e Event) string {
+	p := e.Site()
+	if p.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
 // Emit writes one event.
 func (t *Text) Emit(e Event) {
 	if e.Phase == Started && !t.opts.ShowStarted {
@@ -77,11 +94,19 @@ func (t *Text) Emit(e Event) {
 	var b strings.Builder
 	b.WriteString(t.paint(phaseColor(e.Phase), fmt.Sprintf("%-8s", e.Phase)))
 	b.WriteString(" ")
-	b.WriteString(t.paint(ansiDim, fmt.Sprintf("%-32s", e.Pos.String())))
-	b.WriteString(" ")
-	b.WriteString(fmt.Sprintf("%-14s", e.Builtin))
-	b.WriteString(" ")
-	b.WriteString(e.Summary)
+	if subj := e.Subject.Text(t.opts.Namespace); subj != "" {
+		b.WriteString(t.paint(ansiBold, subj))
+		b.WriteString("  ")
+	}
+	b.WriteString(e.Builtin)
+	if e.Summary != "" {
+		b.WriteString("  ")
+		b.WriteString(e.Summary)
+	}
+	if p := LinePos(e); p != "" {
+		b.WriteString("  ")
+		b.WriteString(t.paint(ansiDim, p))
+	}
 	if after := afterMark(e); after != "" && e.Phase != Skipped && e.Phase != Progress {
 		b.WriteString(t.paint(ansiDim, "  ("+after+")"))
 	}
@@ -91,8 +116,11 @@ func (t *Text) Emit(e Event) {
 	line := strings.TrimRight(b.String(), " ")
 	fmt.Fprintln(t.w, line)
 	if t.opts.Verbose > 0 {
-		for i := len(e.Stack) - 1; i >= 0; i-- {
-			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
+		if len(e.Stack) > 0 {
+			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "in a helper at "+e.Pos.String()))
+			for i := len(e.Stack) - 1; i >= 1; i-- {
+				fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
+			}
 		}
 		if e.Concurrent {
 			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(needsOf(e), ", "))
