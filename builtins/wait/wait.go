@@ -255,7 +255,13 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		LoadBalancerTimeout: lbTimeout.Or(kwait.DefaultLoadBalancerTimeout),
 		Namespace:           ns,
 	}
-	c.Report.SetSubject(waitSubject(args, selector, ns))
+	subj := waitSubject(args, selector, ns)
+	c.Report.SetSubject(subj)
+	if why := deselected(c, subj); why != "" {
+		// A wait on releases that -l leaves out only.
+		c.Report.Phase, c.Report.Summary = trace.Skipped, why
+		return result(nil, true, nil)
+	}
 	what := strings.Join(described, ", ")
 	if len(targets) == 0 {
 		// Release values with no objects.
@@ -290,6 +296,23 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
+}
+
+// deselected says why a wait is skipped when every release it waits for
+// is left out by -l and it waits for nothing else; "" when it runs.
+func deselected(c *builtins.Call, s trace.Subject) string {
+	if s.Release == "" || s.Object != "" {
+		return ""
+	}
+	why := ""
+	for _, r := range strings.Split(s.Release, ",") {
+		ok, w := c.Engine.Selects(r, s.Namespace)
+		if ok {
+			return ""
+		}
+		why = w
+	}
+	return why
 }
 
 // waitSubject names what a wait_ready waits for: its releases (in their

@@ -99,8 +99,13 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newRollbackCmd(f, g),
 		newHistoryCmd(f, g),
 		newRecoverCmd(f, g),
+		newUninstallCmd(f, g),
+		newListCmd(f, g),
+		newReleaseTestCmd(f, g),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))
+	_ = root.RegisterFlagCompletionFunc("namespace", completeNamespaces(g))
+	_ = root.RegisterFlagCompletionFunc("context", completeContexts(g))
 	return root
 }
 

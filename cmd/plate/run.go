@@ -11,6 +11,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/runner"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -30,6 +31,7 @@ type RunOptions struct {
 	RollbackOnFailure bool
 	DetailedExitcode  bool
 	MaxSteps          uint64
+	Selectors         []string
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -73,6 +75,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
+	fl.StringArrayVarP(&opts.Selectors, "selector", "l", nil, "act only on the releases selected: -l name=plate-api, -l namespace=plate-stg,name!=plate-web (repeatable: any may match); other release steps are skipped")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -129,6 +132,10 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--detailed-exitcode goes with --dry-run")
 	}
+	sel, err := selector.Parse(opts.Selectors)
+	if err != nil {
+		return exit.Wrap(exit.Usage, err)
+	}
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
@@ -137,7 +144,8 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode {
 		sinks = append(sinks, trace.SinkFunc(func(e trace.Event) { pending = pending || trace.ChangesPending([]trace.Event{e}) }))
 	}
-	err := runner.Run(ctx, runner.Options{
+	err = runner.Run(ctx, runner.Options{
+		Selector:          sel,
 		Sinks:             sinks,
 		Plan:              opts.Plan,
 		Root:              g.Root,

@@ -22,6 +22,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -62,6 +63,18 @@ type Options struct {
 	// Script, for `plate test`, answers the pass's reads; a pass with a
 	// script is offline.
 	Script *Script
+	// Selector picks the releases the pass acts on (-l); the steps of
+	// other releases are skipped (Selects).
+	Selector selector.Set
+}
+
+// Selects reports whether the pass acts on release name in namespace
+// (-l); when it does not, why is the trace summary of the skipped step.
+func (e *Engine) Selects(name, namespace string) (ok bool, why string) {
+	if e.opts.Selector.Match(name, namespace) {
+		return true, ""
+	}
+	return false, "not selected by " + e.opts.Selector.String() + ": left as it is"
 }
 
 // Engine runs the steps of one pass of a plan.

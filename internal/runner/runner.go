@@ -28,6 +28,7 @@ import (
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	// Script answers the reads of a plan test's scripted pass (an offline
 	// dry run).
 	Script *engine.Script
+	// Selector picks the releases the run acts on (-l); the steps of the
+	// other releases are skipped (internal/selector).
+	Selector selector.Set
 	// Kube says which cluster the passes talk to.
 	Kube kube.Settings
 	// Yes answers every confirmation with yes; Prompter asks otherwise.
@@ -221,12 +225,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	if r.o.DryRun {
-		r.out.header(fmt.Sprintf("dry-run of %s: nothing will be written", name))
+		r.out.header(fmt.Sprintf("dry-run of %s%s: nothing will be written", name, r.selected()))
 		eng, err := r.pass(ctx, trace.DryRun)
 		r.noteRollbackOnFailure(eng, err)
 		return err
 	}
-	r.out.header(fmt.Sprintf("preflight of %s: nothing is written yet", name))
+	r.out.header(fmt.Sprintf("preflight of %s%s: nothing is written yet", name, r.selected()))
 	preflight, err := r.pass(ctx, trace.Preflight)
 	if err != nil {
 		r.out.note("preflight failed: nothing was written")
@@ -240,12 +244,21 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		defer release()
 	}
-	r.out.header(fmt.Sprintf("run of %s", name))
+	r.out.header(fmt.Sprintf("run of %s%s", name, r.selected()))
 	eng, err := r.pass(ctx, trace.Run)
 	if err != nil && (r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
 		r.rollbackOnFailure(ctx, eng)
 	}
 	return err
+}
+
+// selected names the selectors in a header: " (only the releases selected
+// by -l name=api)".
+func (r *Runner) selected() string {
+	if r.o.Selector.Empty() {
+		return ""
+	}
+	return " (only the releases selected by " + r.o.Selector.String() + ")"
 }
 
 // noteRollbackOnFailure says, after a dry pass, what the run would roll
@@ -316,5 +329,6 @@ func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
 		KubeVersion: r.o.KubeVersion,
 		Concurrency: r.o.Concurrency,
 		Script:      r.o.Script,
+		Selector:    r.o.Selector,
 	})
 }
