@@ -91,7 +91,7 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 	root.AddCommand(
 		newRunCmd(f, g, nil),
 		newCheckCmd(f, g),
-		newVersionCmd(f),
+		newVersionCmd(f, g),
 		newDocsCmd(f),
 		newTestCmd(f, g),
 		newStatusCmd(f, g),

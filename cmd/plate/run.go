@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -144,6 +145,14 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode {
 		sinks = append(sinks, trace.SinkFunc(func(e trace.Event) { pending = pending || trace.ChangesPending([]trace.Event{e}) }))
 	}
+	// -o json ends the stream with the outcome: status, exit code, the
+	// last pass's change count and the duration.
+	counter := &trace.OutcomeCounter{}
+	asJSON := g.Output == "json" && !opts.Graph
+	if asJSON {
+		sinks = append(sinks, counter)
+	}
+	start := f.Now()
 	err = runner.Run(ctx, runner.Options{
 		Selector:          sel,
 		Sinks:             sinks,
@@ -170,7 +179,18 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		Now:               f.Now,
 	})
 	if err == nil && pending {
-		return &silent{code: exit.ChangesPending}
+		err = &silent{code: exit.ChangesPending}
+	}
+	if asJSON {
+		code := exit.Code(err)
+		status := exit.Name(code)
+		var s *silent
+		if errors.As(err, &s) && s.code == exit.ChangesPending {
+			code = s.code
+			status = "changes pending"
+		}
+		ps, n := counter.Last()
+		trace.WriteOutcome(f.IO.Out, trace.Outcome{Status: status, ExitCode: code, Pass: ps, Changes: n, DurationMS: f.Now().Sub(start).Milliseconds()})
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -255,4 +256,58 @@ func SummaryLine(m map[Phase]int) string {
 		return "no steps"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Outcome is the last line of a run's JSON stream: how the command ended.
+type Outcome struct {
+	// Status is "ok", "changes pending" (--dry-run --detailed-exitcode) or
+	// the name of the exit code ("plan failed", "timeout", …).
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	// Pass is the last pass that ran: "dry-run", "preflight" or "run".
+	Pass Pass `json:"pass,omitempty"`
+	// Changes counts the changes to releases and objects of that pass (in
+	// a dry pass: that it would make); marking a revision failed is not
+	// counted.
+	Changes    int   `json:"changes"`
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// WriteOutcome writes the outcome line: {"v":1,"outcome":{…}}.
+func WriteOutcome(w io.Writer, o Outcome) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		V       int     `json:"v"`
+		Outcome Outcome `json:"outcome"`
+	}{SchemaVersion, o})
+}
+
+// OutcomeCounter is a sink that follows the passes of a run and counts the
+// changes of the last one, for the outcome line.
+type OutcomeCounter struct {
+	mu      sync.Mutex
+	pass    Pass
+	changes int
+}
+
+// Emit counts e's changes.
+func (c *OutcomeCounter) Emit(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Pass != c.pass {
+		c.pass, c.changes = e.Pass, 0
+	}
+	for _, ch := range e.Changes {
+		if ch.Action != MarkedFailed {
+			c.changes++
+		}
+	}
+}
+
+// Last returns the last pass seen and its change count.
+func (c *OutcomeCounter) Last() (Pass, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pass, c.changes
 }
