@@ -10,7 +10,8 @@ import (
 	"github.com/plate-dev/plate/internal/helm"
 )
 
-// The everyday verbs on the local control plane: a plan of two releases
+// The everyday verbs on the local control plane: completion of release
+// names and namespaces, a plan of two releases
 // run with a selector (only the selected release changes), plate list (-n,
 // -A, -o json), plate history without -n (finds the namespace), plate
 // rollback --dry-run (no write), a positional revision with --wait, plate
@@ -32,6 +33,17 @@ wait_ready(b)
 	kc := []string{"--kubeconfig", e.kubeconfig}
 	run := append([]string{"run", "--lock-namespace", e.ns, "-p", "ns=" + e.ns}, kc...)
 	mustRun(t, runPlateNow(t, "", false, append(run, plan)...), "install")
+
+	// Completion reads release names and namespaces from the cluster.
+	if got := strings.Join(complete(t, "rollback", "--kubeconfig", e.kubeconfig, "-n", e.ns, "vt"), " "); got != "vta vtb" {
+		t.Errorf("release names: %q", got)
+	}
+	if got := complete(t, "uninstall", "--kubeconfig", e.kubeconfig, "-n", e.ns, "vta", ""); len(got) != 0 {
+		t.Errorf("a second release name: %q", got)
+	}
+	if got := complete(t, "list", "--kubeconfig", e.kubeconfig, "-n", e.ns); len(got) != 1 || got[0] != e.ns {
+		t.Errorf("namespaces: %q", got)
+	}
 
 	// Selector: only vta is upgraded; vtb's steps are skipped, and say so.
 	r := runPlateNow(t, "", false, append(run, "-p", "msg=b", "-l", "name=vta", plan)...)
