@@ -46,6 +46,13 @@ func TestHelperTakesCallerRelativePaths(t *testing.T) {
 		!strings.Contains(r.errOut, "relative paths resolve against teams/b/plan.star, the file whose top-level code is running; it exists at //lib/shared.yaml") {
 		t.Errorf("missing path: exit %d\n%s", r.code, r.errOut)
 	}
+	// A "//" path that is not found says where the root is and why.
+	bare := t.TempDir()
+	writeTree(t, bare, map[string]string{"plans/p.star": "read_yaml(\"//values/x.yaml\")\n"})
+	r = runPlate(t, "", false, "run", "--dry-run", "--offline", filepath.Join(bare, "plans/p.star"))
+	if r.code != 2 || !strings.Contains(r.errOut, "// paths start at the project root "+filepath.Join(bare, "plans")+" (the plan's own directory: no .plateroot or .git above the plan); put an empty .plateroot file at your project's top, or pass --root") {
+		t.Errorf("missing // path: exit %d\n%s", r.code, r.errOut)
+	}
 	if _, err := os.Stat(filepath.Join(root, "teams/b/shared.yaml")); err == nil {
 		t.Fatal("test setup")
 	}

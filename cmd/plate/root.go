@@ -102,6 +102,7 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newUninstallCmd(f, g),
 		newListCmd(f, g),
 		newReleaseTestCmd(f, g),
+		newInitCmd(f),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))
 	_ = root.RegisterFlagCompletionFunc("namespace", completeNamespaces(g))
