@@ -255,13 +255,16 @@ func (c *Call) Path(p string) string {
 // the call itself, or to the project root), written as it would work. ""
 // when the path exists or is absolute.
 func (c *Call) PathHint(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" {
 		return ""
 	}
 	if _, err := os.Stat(c.Path(p)); err == nil {
 		return ""
 	}
 	if strings.HasPrefix(p, "//") {
+		return RootHint(c.run.Root)
+	}
+	if filepath.IsAbs(p) {
 		return ""
 	}
 	hint := fmt.Sprintf("relative paths resolve against %s, the file whose top-level code is running", c.file)
@@ -281,6 +284,25 @@ func (c *Call) PathHint(p string) string {
 		}
 	}
 	return hint
+}
+
+// RootHint says, for a "//" path that is not found, where the project root
+// is, why it is there and how to move it, when the root was guessed (no
+// .plateroot marks it, no PLATE_ROOT names it); "" otherwise.
+func RootHint(root string) string {
+	why := "the plan's own directory: no .plateroot or .git above the plan"
+	switch {
+	case os.Getenv("PLATE_ROOT") != "", exists(filepath.Join(root, ".plateroot")):
+		return ""
+	case exists(filepath.Join(root, ".git")):
+		why = "the nearest directory above the plan with .git (there is no .plateroot above it)"
+	}
+	return fmt.Sprintf("// paths start at the project root %s (%s); put an empty .plateroot file at your project's top, or pass --root", root, why)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // topFile is the module whose top-level code makes a call at pos with the

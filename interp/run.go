@@ -132,14 +132,17 @@ func (l *loader) print(thread *starlark.Thread, msg string) {
 	if eng == nil {
 		return
 	}
-	fr := thread.CallFrame(1)
+	// Positioned as every step is: the call, and the enclosing frames
+	// when it is made inside a function.
+	pos, stack := builtins.Position(thread)
 	rec := eng.Recorder()
 	rec.Emit(trace.Event{
 		Step:    rec.NewStep(),
 		Pass:    eng.Pass(),
 		Phase:   trace.Done,
 		Builtin: "print",
-		Pos:     trace.Pos{File: fr.Pos.Filename(), Line: int(fr.Pos.Line), Col: int(fr.Pos.Col)},
+		Pos:     pos,
+		Stack:   stack,
 		Summary: msg,
 	})
 }

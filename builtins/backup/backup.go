@@ -153,6 +153,13 @@ func backupFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	if err != nil {
 		return nil, err
 	}
+	if len(targets) > 0 {
+		names := make([]string, len(targets))
+		for i, t := range targets {
+			names[i] = t.name
+		}
+		c.Report.Subject(strings.Join(names, ","), targets[0].namespace)
+	}
 	root := c.Path("//")
 	dir := backup.DefaultDir(root)
 	if dest != "" {

@@ -275,6 +275,9 @@ func install(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (st
 		return nil, err
 	}
 	c.Report.Subject(release, namespace)
+	if ok, why := c.Engine.Selects(release, namespace); !ok {
+		return deselected(c, release, namespace, why)
+	}
 	vals, err := ca.valuesOf(c)
 	if err != nil {
 		return nil, err
@@ -319,6 +322,23 @@ func valuesDetail(c *builtins.Call, err error) {
 	case errors.As(err, &ue):
 		c.Report.Detail = ue
 	}
+}
+
+// deselected ends a helm_install or helm_rollback of a release that -l
+// leaves out: the step is skipped, and it returns the release as it is in
+// the cluster, so that the plan's later steps (a wait_ready, an output)
+// see it unchanged; a release that does not exist is a value without
+// objects.
+func deselected(c *builtins.Call, name, namespace, why string) (starlark.Value, error) {
+	c.Report.Phase, c.Report.Summary = trace.Skipped, why
+	rd, err := c.Engine.Releases().Read(c.Ctx, name, namespace)
+	if err != nil {
+		return nil, c.Fail(err)
+	}
+	if rd.Info == nil {
+		return NewReleaseValue(ih.Release{Name: name, Namespace: namespace}, nil, true, stepID(c)), nil
+	}
+	return NewReleaseValue(rd.Info.Release, rd.Info.History, false, stepID(c)), nil
 }
 
 // withPathHint adds, to an error of a call whose chart or values file does
@@ -399,6 +419,10 @@ func uninstall(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		return nil, err
 	}
 	c.Report.Subject(name, namespace)
+	if ok, why := c.Engine.Selects(name, namespace); !ok {
+		c.Report.Phase, c.Report.Summary = trace.Skipped, why
+		return starlark.False, nil
+	}
 	res, err := c.Engine.Releases().Uninstall(c.Ctx, ih.UninstallRequest{Release: name, Namespace: namespace, KeepHistory: keep})
 	if err != nil {
 		return nil, c.Fail(err)
@@ -423,6 +447,9 @@ func rollback(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 		return nil, err
 	}
 	c.Report.Subject(name, namespace)
+	if ok, why := c.Engine.Selects(name, namespace); !ok {
+		return deselected(c, name, namespace, why)
+	}
 	res, err := c.Engine.Releases().Rollback(c.Ctx, ih.RollbackRequest{Release: name, Namespace: namespace, Revision: rev.N})
 	if err != nil {
 		return nil, c.Fail(err)
@@ -469,6 +496,7 @@ func template(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	if err != nil {
 		return nil, err
 	}
+	c.Report.Subject(release, namespace)
 	vals, err := ca.valuesOf(c)
 	if err != nil {
 		return nil, err

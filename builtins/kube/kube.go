@@ -102,6 +102,7 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	if err != nil {
 		return nil, err
 	}
+	c.Report.Object(objectsSubject(objs, ns))
 	res, err := c.Engine.Objects().Apply(c.Ctx, objs, namespace)
 	if err != nil {
 		return nil, c.Fail(err)
@@ -204,6 +205,20 @@ func decodeYAML(r io.Reader, name string) ([]map[string]any, error) {
 	}
 }
 
+// objectsSubject names what a kube_apply acts on: "Kind/name" and its
+// namespace (the object's own, else the namespace= argument, else none:
+// the run's), or "N objects".
+func objectsSubject(objs []*unstructured.Unstructured, nsArg string) (string, string) {
+	if len(objs) != 1 {
+		return fmt.Sprintf("%d objects", len(objs)), nsArg
+	}
+	ns := objs[0].GetNamespace()
+	if ns == "" {
+		ns = nsArg
+	}
+	return objs[0].GetKind() + "/" + objs[0].GetName(), ns
+}
+
 // objectArgs unpacks the (kind, name, namespace) of kube_get and
 // kube_delete, the namespace resolved by the one rule.
 func objectArgs(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (kind, name, namespace string, err error) {
@@ -220,6 +235,7 @@ func get(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 	if err != nil {
 		return nil, err
 	}
+	c.Report.Object(kind+"/"+name, namespace)
 	rd, err := c.Engine.Objects().Get(c.Ctx, kind, namespace, name)
 	if err != nil {
 		return nil, c.Fail(err)
@@ -236,6 +252,7 @@ func del(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (starla
 	if err != nil {
 		return nil, err
 	}
+	c.Report.Object(kind+"/"+name, namespace)
 	d, err := c.Engine.Objects().Delete(c.Ctx, kind, namespace, name)
 	if err != nil {
 		return nil, c.Fail(err)

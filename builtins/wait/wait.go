@@ -255,6 +255,13 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 		LoadBalancerTimeout: lbTimeout.Or(kwait.DefaultLoadBalancerTimeout),
 		Namespace:           ns,
 	}
+	subj := waitSubject(args, selector, ns)
+	c.Report.SetSubject(subj)
+	if why := deselected(c, subj); why != "" {
+		// A wait on releases that -l leaves out only.
+		c.Report.Phase, c.Report.Summary = trace.Skipped, why
+		return result(nil, true, nil)
+	}
 	what := strings.Join(described, ", ")
 	if len(targets) == 0 {
 		// Release values with no objects.
@@ -289,6 +296,70 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 	}
 	c.Report.Summary = readySummary(res.Report)
 	return result(res.Report, false, nil)
+}
+
+// deselected says why a wait is skipped when every release it waits for
+// is left out by -l and it waits for nothing else; "" when it runs.
+func deselected(c *builtins.Call, s trace.Subject) string {
+	if s.Release == "" || s.Object != "" {
+		return ""
+	}
+	why := ""
+	for _, r := range strings.Split(s.Release, ",") {
+		ok, w := c.Engine.Selects(r, s.Namespace)
+		if ok {
+			return ""
+		}
+		why = w
+	}
+	return why
+}
+
+// waitSubject names what a wait_ready waits for: its releases (in their
+// namespace), then its "kind/name" object, or "N objects" for several.
+func waitSubject(args starlark.Tuple, selector, ns string) trace.Subject {
+	var rels, objs []string
+	var walk func(v starlark.Value)
+	walk = func(v starlark.Value) {
+		switch x := v.(type) {
+		case builtins.ObjectSet:
+			if r := x.Release(); r != "" {
+				rels = append(rels, r)
+				if rr, ok := v.(builtins.ReleaseRevision); ok {
+					_, rns, _ := rr.ReleaseRevision()
+					if rns != "" {
+						ns = rns
+					}
+				}
+			} else {
+				objs = append(objs, x.Describe())
+			}
+		case starlark.String:
+			objs = append(objs, string(x))
+		case *starlark.List:
+			for i := 0; i < x.Len(); i++ {
+				walk(x.Index(i))
+			}
+		case starlark.Tuple:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	for _, a := range args {
+		walk(a)
+	}
+	if selector != "" {
+		objs = append(objs, selector)
+	}
+	s := trace.Subject{Release: strings.Join(rels, ","), Namespace: ns}
+	switch {
+	case len(objs) == 1:
+		s.Object = objs[0]
+	case len(objs) > 1:
+		s.Object = fmt.Sprintf("%d objects", len(objs))
+	}
+	return s
 }
 
 // recordVerdict tells Helm that the revisions this run made of the

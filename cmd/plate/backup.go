@@ -131,8 +131,9 @@ type showReport struct {
 
 func newBackupShowCmd(f *Factory, opts *BackupOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show what a backup holds and verify its checksums",
+		Use:               "show ID",
+		ValidArgsFunction: completeBackupIDs(opts),
+		Short:             "Show what a backup holds and verify its checksums",
 		Long: `Show prints what backup ID holds: when and by which plan it was made, the cluster
 it came from, and per release the revisions, chart and digest, the objects of
 its manifest and those outside it, and the claims whose volume data is not in
@@ -256,8 +257,9 @@ type RestoreOptions struct {
 func newBackupRestoreCmd(f *Factory, bo *BackupOptions) *cobra.Command {
 	opts := &RestoreOptions{BackupOptions: bo}
 	cmd := &cobra.Command{
-		Use:   "restore ID",
-		Short: "Bring releases back to their state in a backup (confirmed)",
+		Use:               "restore ID",
+		ValidArgsFunction: completeBackupIDs(bo),
+		Short:             "Bring releases back to their state in a backup (confirmed)",
 		Long: `Restore brings the releases of backup ID (or those named by --release) back to
 the state the backup holds, in the namespaces they came from:
 

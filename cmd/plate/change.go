@@ -67,6 +67,12 @@ type change[P, R any] struct {
 	// LockNamespace holds the leases of releases whose namespace did not
 	// exist when their run began (default "default").
 	LockNamespace string
+	// DryRun ends the flow after Show: nothing is asked and nothing is
+	// written (-o json prints the plan).
+	DryRun bool
+	// Wait, when set, runs after Report with the command's context (an
+	// interrupt stops it): --wait waits for the release to be ready.
+	Wait func(ctx context.Context, w io.Writer, live *releaseClients, res R) error
 
 	// connect makes the clients; nil means connectRelease. Tests put
 	// clients that reach no cluster here.
@@ -113,6 +119,15 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 		return err
 	}
 	q := c.Question(dry, plan)
+	if c.DryRun {
+		if asJSON {
+			return writeJSON(out, plan)
+		}
+		if q != "" {
+			fmt.Fprintln(out, "dry run: nothing was changed")
+		}
+		return nil
+	}
 	if q == "" {
 		if asJSON {
 			return writeJSON(out, plan)
@@ -151,6 +166,13 @@ func (c change[P, R]) run(ctx context.Context, f *Factory, g *GlobalOptions, rul
 	}
 	if interrupted() {
 		return errLetFinish()
+	}
+	if c.Wait != nil {
+		w := out
+		if asJSON {
+			w = io.Discard
+		}
+		return c.Wait(ctx, w, live, res)
 	}
 	return nil
 }

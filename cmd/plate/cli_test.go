@@ -228,6 +228,13 @@ func TestJSONLines(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("line %d is not JSON: %v\n%s", n, err, sc.Text())
 		}
+		if _, ok := ev["outcome"]; ok {
+			// The outcome ends the stream (TestJSONEverywhere).
+			if sc.Scan() {
+				t.Errorf("a line after the outcome: %s", sc.Text())
+			}
+			break
+		}
 		for _, k := range []string{"v", "seq", "step", "time", "pass", "phase", "builtin", "pos"} {
 			if _, ok := ev[k]; !ok {
 				t.Errorf("line %d lacks %q: %s", n, k, sc.Text())

@@ -154,11 +154,11 @@ step("final")
 	}
 	run := r.out[strings.Index(r.out, "== run of"):]
 	for _, want := range []string{
-		"failed   plan.star:3:11", "bad broke",
-		"skipped  plan.star:4:11", "skipped: needs s2 (step at plan.star:3:11)",
-		"skipped  plan.star:5:12",
-		"done     plan.star:6:10", "ok",
-		"skipped  plan.star:7:5",
+		"failed   step  bad broke  plan.star:3",
+		"skipped  step  skipped: needs s2 (step at plan.star:3:11)  plan.star:4",
+		"skipped  step  skipped: needs s3 (step at plan.star:4:11)  plan.star:5",
+		"done     step  ok  plan.star:6",
+		"skipped  step  skipped: needs s2 (step at plan.star:3:11)  plan.star:7",
 	} {
 		if !strings.Contains(run, want) {
 			t.Errorf("run trace lacks %q:\n%s", want, run)
@@ -271,7 +271,7 @@ print("a is", a.name)
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	run := r.out[strings.Index(r.out, "== run of"):]
-	for _, want := range []string{"a  (after plan_start)", "b  (after plan_start)"} {
+	for _, want := range []string{"a  plan.star:2  (after plan_start)", "b  plan.star:3  (after plan_start)"} {
 		if !strings.Contains(run, want) {
 			t.Errorf("run trace lacks %q:\n%s", want, run)
 		}
@@ -286,13 +286,13 @@ free = step("free", needs = [plan_start])
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	run = r.out[strings.Index(r.out, "== run of"):]
-	if !strings.Contains(run, "done     plan.star:4:12") || !strings.Contains(run, "free  (after plan_start)") {
+	if !strings.Contains(run, "done     step  free  plan.star:4  (after plan_start)") {
 		t.Errorf("the step with needs = [plan_start] did not run:\n%s", run)
 	}
 
 	// The dry run marks it too, and needs= wants a list.
 	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = [plan_start])`))
-	if r.code != 0 || !strings.Contains(r.out, "x  (after plan_start)") {
+	if r.code != 0 || !strings.Contains(r.out, "x  plan.star:1  (after plan_start)") {
 		t.Errorf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	}
 	r = runConcurrent(t, &stepPlugin{}, fixedClock(), "run", "--dry-run", planFile(t, `step("x", needs = plan_start)`))

@@ -17,8 +17,9 @@ import (
 // command.
 func newHelpCmd(f *Factory, root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
-		Use:   "help [command | builtins | BUILTIN]",
-		Short: "Help about a command or a plan builtin",
+		Use:               "help [command | builtins | BUILTIN]",
+		Short:             "Help about a command or a plan builtin",
+		ValidArgsFunction: completeHelp(f, root),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return root.Help()

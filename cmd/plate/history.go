@@ -24,11 +24,14 @@ type HistoryOptions struct {
 func newHistoryCmd(f *Factory, g *GlobalOptions) *cobra.Command {
 	opts := &HistoryOptions{GlobalOptions: g}
 	return &cobra.Command{
-		Use:   "history RELEASE",
-		Short: "Show the revisions of a Helm release",
+		Use:               "history RELEASE",
+		ValidArgsFunction: completeReleases(g),
+		Short:             "Show the revisions of a Helm release",
 		Long: `History lists the stored revisions of a release in a namespace (-n, default the
 context's): revision, when it was deployed, status, chart, app version and
-Helm's description, oldest first. A release stuck in pending-install,
+Helm's description, oldest first. Without -n, a release that the context's
+namespace does not have is looked for in every namespace: the one namespace
+that has it is shown; several need -n. A release stuck in pending-install,
 pending-upgrade or pending-rollback (an operation that never finished) is
 pointed out with the command that recovers it. It only reads, and never shows
 the values stored with a release. -o json prints one JSON object.`,
@@ -55,6 +58,11 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 	cl, err := connectRelease(opts.GlobalOptions, true)
 	if err != nil {
 		return err
+	}
+	if opts.Namespace == "" {
+		if err := findNamespace(ctx, cl, opts.Release); err != nil {
+			return err
+		}
 	}
 	info, err := cl.helm.Get(ctx, opts.Release, cl.namespace)
 	if err != nil {
@@ -88,6 +96,35 @@ func historyRun(ctx context.Context, f *Factory, opts *HistoryOptions) error {
 		fmt.Fprintln(f.IO.Out, r.Hint)
 	}
 	return nil
+}
+
+// findNamespace sets, when -n was not given, the namespace of a release
+// the context's namespace does not have: the one namespace that has it. A
+// release in several namespaces needs -n. When the releases of every
+// namespace cannot be read (a namespace-scoped user), the context's
+// namespace stays.
+func findNamespace(ctx context.Context, cl *releaseClients, name string) error {
+	if info, err := cl.helm.Get(ctx, name, cl.namespace); err == nil && info != nil {
+		return nil
+	}
+	all, err := cl.helm.List(ctx, "")
+	if err != nil {
+		return nil
+	}
+	var found []string
+	for _, r := range all {
+		if r.Name == name {
+			found = append(found, r.Namespace)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+		cl.namespace = found[0]
+		return nil
+	}
+	return exit.Errorf(exit.Usage, "release %s is in namespaces %s, not in %s: pass -n", name, strings.Join(found, ", "), cl.namespace)
 }
 
 // pendingHint explains a release whose latest revision is pending, in

@@ -40,6 +40,9 @@ func TestPlanDryRunGoldens(t *testing.T) {
 		{"deploy_stg_delete.txt", []string{"deploy_stg.star", "-p", "action=delete"}},
 		{"deploy_prod.txt", []string{"deploy_prod.star", "-p", "version=1.4.2"}},
 		{"deploy_prod_rollback.txt", []string{"deploy_prod.star", "-p", "action=rollback"}},
+		// Selectors: only plate-api's steps run; the other releases'
+		// installs and waits are skipped, each with its reason.
+		{"deploy_stg_selected.txt", []string{"deploy_stg.star", "-l", "name=plate-api"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			args := append([]string{"run", "--dry-run", "--offline", planPath(tc.args[0])}, tc.args[1:]...)

@@ -28,8 +28,9 @@ type RecoverOptions struct {
 func newRecoverCmd(f *Factory, g *GlobalOptions) *cobra.Command {
 	opts := &RecoverOptions{GlobalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "recover RELEASE",
-		Short: "Get a Helm release out of pending-install/upgrade/rollback (confirmed)",
+		Use:               "recover RELEASE",
+		ValidArgsFunction: completeReleases(g),
+		Short:             "Get a Helm release out of pending-install/upgrade/rollback (confirmed)",
 		Long: `Recover gets a release out of pending-install, pending-upgrade or
 pending-rollback: the state of an install, upgrade or rollback that is still in
 progress, or that was interrupted (a killed plate or helm process leaves it

@@ -91,7 +91,7 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 	root.AddCommand(
 		newRunCmd(f, g, nil),
 		newCheckCmd(f, g),
-		newVersionCmd(f),
+		newVersionCmd(f, g),
 		newDocsCmd(f),
 		newTestCmd(f, g),
 		newStatusCmd(f, g),
@@ -100,8 +100,14 @@ Exit codes: 0 ok, 1 plan failed, 2 bad input or usage, 3 timeout,
 		newHistoryCmd(f, g),
 		newRecoverCmd(f, g),
 		newApplyCmd(f, g),
+		newUninstallCmd(f, g),
+		newListCmd(f, g),
+		newReleaseTestCmd(f, g),
+		newInitCmd(f),
 	)
 	root.SetHelpCommand(newHelpCmd(f, root))
+	_ = root.RegisterFlagCompletionFunc("namespace", completeNamespaces(g))
+	_ = root.RegisterFlagCompletionFunc("context", completeContexts(g))
 	return root
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/runner"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -36,6 +38,7 @@ type RunOptions struct {
 	// Strict is --strict: a values key the chart does not have is an
 	// error, not a warning.
 	Strict bool
+	Selectors         []string
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -82,6 +85,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.RollbackOnFailure, "rollback-on-failure", false, "if the run fails or is interrupted, roll back every release it changed (a first install is uninstalled) and wait for them")
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
+	fl.StringArrayVarP(&opts.Selectors, "selector", "l", nil, "act only on the releases selected: -l name=plate-api, -l namespace=plate-stg,name!=plate-web (repeatable: any may match); other release steps are skipped")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
@@ -145,6 +149,10 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.SavePlan != "" && (!opts.DryRun || opts.Offline || opts.Graph) {
 		return exit.Errorf(exit.Usage, "--save-plan goes with --dry-run, without --offline or --graph")
 	}
+	sel, err := selector.Parse(opts.Selectors)
+	if err != nil {
+		return exit.Wrap(exit.Usage, err)
+	}
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
@@ -157,7 +165,16 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.SavePlan != "" {
 		checked = saveHook(f, g, opts.SavePlan)
 	}
+	// -o json ends the stream with the outcome: status, exit code, the
+	// last pass's change count and the duration.
+	counter := &trace.OutcomeCounter{}
+	asJSON := g.Output == "json" && !opts.Graph
+	if asJSON {
+		sinks = append(sinks, counter)
+	}
+	start := f.Now()
 	err = runner.Run(ctx, runner.Options{
+		Selector:          sel,
 		Checked:           checked,
 		Sinks:             sinks,
 		Plan:              opts.Plan,
@@ -184,7 +201,18 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		Now:               f.Now,
 	})
 	if err == nil && pending {
-		return &silent{code: exit.ChangesPending}
+		err = &silent{code: exit.ChangesPending}
+	}
+	if asJSON {
+		code := exit.Code(err)
+		status := exit.Name(code)
+		var s *silent
+		if errors.As(err, &s) && s.code == exit.ChangesPending {
+			code = s.code
+			status = "changes pending"
+		}
+		ps, n := counter.Last()
+		trace.WriteOutcome(f.IO.Out, trace.Outcome{Status: status, ExitCode: code, Pass: ps, Changes: n, DurationMS: f.Now().Sub(start).Milliseconds()})
 	}
 	return err
 }

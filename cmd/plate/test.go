@@ -23,7 +23,7 @@ its effects, the same events as the trace. See docs/testing.md.
 Output and exit codes follow go test: each failing test with its failure
 positions, a line per file, a summary line, and exit code 1 on any failure.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := plantest.Options{Paths: args, Verbose: g.Verbose > 0, Root: g.Root, Out: f.IO.Out, Plugins: f.Plugins}
+			o := plantest.Options{Paths: args, Verbose: g.Verbose > 0, Root: g.Root, Out: f.IO.Out, Plugins: f.Plugins, JSON: g.Output == "json"}
 			if run != "" {
 				re, err := regexp.Compile(run)
 				if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -42,13 +43,25 @@ func buildInfo() (ver, rev, helm, clientGo string) {
 	return
 }
 
-func newVersionCmd(f *Factory) *cobra.Command {
+// versionInfo is what `plate version -o json` prints.
+type versionInfo struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	HelmSDK  string `json:"helm_sdk"`
+	ClientGo string `json:"client_go"`
+	Go       string `json:"go"`
+}
+
+func newVersionCmd(f *Factory, g *GlobalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print plate's version and the Helm SDK and Kubernetes client versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ver, rev, helm, cg := buildInfo()
+			if g.Output == "json" {
+				return writeJSON(f.IO.Out, versionInfo{Version: ver, Commit: rev, HelmSDK: helm, ClientGo: cg, Go: runtime.Version()})
+			}
 			fmt.Fprintf(f.IO.Out, "plate %s (commit %s)\nhelm SDK %s\nclient-go %s\n", ver, rev, helm, cg)
 			return nil
 		},

@@ -22,6 +22,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/helm"
 	"github.com/plate-dev/plate/internal/kube"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -80,6 +81,18 @@ type Options struct {
 	// NoRefCheck turns the reference check of dry passes off (the
 	// benchmark that measures what it costs).
 	NoRefCheck bool
+	// Selector picks the releases the pass acts on (-l); the steps of
+	// other releases are skipped (Selects).
+	Selector selector.Set
+}
+
+// Selects reports whether the pass acts on release name in namespace
+// (-l); when it does not, why is the trace summary of the skipped step.
+func (e *Engine) Selects(name, namespace string) (ok bool, why string) {
+	if e.opts.Selector.Match(name, namespace) {
+		return true, ""
+	}
+	return false, "not selected by " + e.opts.Selector.String() + ": left as it is"
 }
 
 // Engine runs the steps of one pass of a plan.
@@ -247,6 +260,14 @@ type Report struct {
 func (r *Report) Subject(release, namespace string) {
 	r.step.Subject = &trace.Subject{Release: release, Namespace: namespace}
 }
+
+// Object records the object a step acts on ("Kind/name", or "N objects").
+func (r *Report) Object(object, namespace string) {
+	r.step.Subject = &trace.Subject{Object: object, Namespace: namespace}
+}
+
+// SetSubject records what the step acts on, in full.
+func (r *Report) SetSubject(s trace.Subject) { r.step.Subject = &s }
 
 // Change records a change the step made (in a dry pass: would make).
 func (r *Report) Change(c trace.Change) { r.Changes = append(r.Changes, c) }

@@ -8,6 +8,7 @@ package plantest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,7 +43,40 @@ type Options struct {
 	Root    string
 	Out     io.Writer
 	Plugins func() []builtins.Plugin
+	// JSON prints one JSON object per line instead of text (-o json):
+	// {"action":"pass"|"fail","file","test","elapsed_s","failures"} per
+	// test, {"action":"ok"|"fail"|"no-tests"|"load-failed","file",…} per
+	// file, and a last {"action":"summary","passed","failed","exit_code"}.
+	JSON bool
 }
+
+// jsonLine is one line of `plate test -o json`.
+type jsonLine struct {
+	Action   string   `json:"action"`
+	File     string   `json:"file,omitempty"`
+	Test     string   `json:"test,omitempty"`
+	Elapsed  *float64 `json:"elapsed_s,omitempty"`
+	Failures []string `json:"failures,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Passed   *int     `json:"passed,omitempty"`
+	Failed   *int     `json:"failed,omitempty"`
+	ExitCode *int     `json:"exit_code,omitempty"`
+}
+
+func (o Options) emit(l jsonLine) {
+	enc := json.NewEncoder(o.Out)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(l)
+}
+
+// text prints a text line unless the output is JSON.
+func (o Options) text(format string, args ...any) {
+	if !o.JSON {
+		fmt.Fprintf(o.Out, format, args...)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Result counts what ran.
 type Result struct {
@@ -109,18 +143,28 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		total.Passed += r.Passed
 		total.Failed += r.Failed
 		if err != nil {
-			fmt.Fprintf(o.Out, "FAIL\t%s\t[load failed]\nplate: %s\n", f, describeErr(err))
+			o.text("FAIL\t%s\t[load failed]\nplate: %s\n", f, describeErr(err))
+			if o.JSON {
+				o.emit(jsonLine{Action: "load-failed", File: f, Error: describeErr(err)})
+			}
 			if loadErr == nil {
 				loadErr = err
 			}
 		}
 	}
-	fmt.Fprintf(o.Out, "%d passed, %d failed\n", total.Passed, total.Failed)
+	o.text("%d passed, %d failed\n", total.Passed, total.Failed)
+	code := exit.OK
 	switch {
 	case loadErr != nil:
-		return total, &silentErr{code: exit.Code(loadErr)}
+		code = exit.Code(loadErr)
 	case total.Failed > 0:
-		return total, &silentErr{code: exit.PlanFailed}
+		code = exit.PlanFailed
+	}
+	if o.JSON {
+		o.emit(jsonLine{Action: "summary", Passed: ptr(total.Passed), Failed: ptr(total.Failed), ExitCode: ptr(code)})
+	}
+	if code != exit.OK {
+		return total, &silentErr{code: code}
 	}
 	return total, nil
 }
@@ -188,7 +232,7 @@ func runFile(ctx context.Context, o Options, pre starlark.StringDict, file strin
 	for _, tc := range tests {
 		t := newT(tc.name, plan, o, pre)
 		if o.Verbose {
-			fmt.Fprintf(o.Out, "=== RUN   %s\n", tc.name)
+			o.text("=== RUN   %s\n", tc.name)
 		}
 		tStart := time.Now()
 		thread := plan.NewThread(ctx, ropts(), tc.name)
@@ -201,26 +245,37 @@ func runFile(ctx context.Context, o Options, pre starlark.StringDict, file strin
 		d := time.Since(tStart).Seconds()
 		if len(t.failures) > 0 {
 			res.Failed++
-			fmt.Fprintf(o.Out, "--- FAIL: %s (%.2fs)\n", tc.name, d)
+			o.text("--- FAIL: %s (%.2fs)\n", tc.name, d)
 			for _, f := range t.failures {
 				for _, line := range strings.Split(f, "\n") {
-					fmt.Fprintf(o.Out, "    %s\n", line)
+					o.text("    %s\n", line)
 				}
+			}
+			if o.JSON {
+				o.emit(jsonLine{Action: "fail", File: plan.Name, Test: tc.name, Elapsed: ptr(d), Failures: t.failures})
 			}
 			continue
 		}
 		res.Passed++
 		if o.Verbose {
-			fmt.Fprintf(o.Out, "--- PASS: %s (%.2fs)\n", tc.name, d)
+			o.text("--- PASS: %s (%.2fs)\n", tc.name, d)
+		}
+		if o.JSON {
+			o.emit(jsonLine{Action: "pass", File: plan.Name, Test: tc.name, Elapsed: ptr(d)})
 		}
 	}
 	status := "ok  "
 	if res.Failed > 0 {
 		status = "FAIL"
 	}
-	if len(tests) == 0 {
+	switch {
+	case o.JSON && len(tests) == 0:
+		o.emit(jsonLine{Action: "no-tests", File: plan.Name})
+	case o.JSON:
+		o.emit(jsonLine{Action: strings.TrimSpace(strings.ToLower(status)), File: plan.Name, Elapsed: ptr(time.Since(start).Seconds())})
+	case len(tests) == 0:
 		fmt.Fprintf(o.Out, "?   \t%s\t[no tests]\n", plan.Name)
-	} else {
+	default:
 		fmt.Fprintf(o.Out, "%s\t%s\t%.2fs\n", status, plan.Name, time.Since(start).Seconds())
 	}
 	return res, nil

@@ -73,13 +73,22 @@ func (b Board) Text() string {
 	return s.String()
 }
 
-// lines renders the items as aligned lines; extra is added to the elapsed
-// time of items not done; width > 0 cuts lines to that many columns.
+// Ref names the object the way kubectl does: "Deployment/plate-api" (the
+// name alone when the kind is unknown).
+func (it Item) Ref() string {
+	if it.Kind == "" {
+		return it.Name
+	}
+	return it.Kind + "/" + it.Name
+}
+
+// lines renders the items as aligned lines, each naming its object
+// (Item.Ref) first; extra is added to the elapsed time of items not done;
+// width > 0 cuts lines to that many columns.
 func (b Board) lines(extra time.Duration, width int) []string {
-	nw, kw := 0, 0
+	nw := 0
 	for _, it := range b.Items {
-		nw = max(nw, utf8.RuneCountInString(it.Name))
-		kw = max(kw, utf8.RuneCountInString(it.Kind))
+		nw = max(nw, utf8.RuneCountInString(it.Ref()))
 	}
 	out := make([]string, 0, len(b.Items))
 	for _, it := range b.Items {
@@ -91,7 +100,7 @@ func (b Board) lines(extra time.Duration, width int) []string {
 		if it.Text != "" {
 			text += "  " + it.Text
 		}
-		l := fmt.Sprintf("  %-*s  %-*s  %6s  %s", nw, it.Name, kw, it.Kind, trace.FormatDuration(el.Round(100*time.Millisecond)), text)
+		l := fmt.Sprintf("  %-*s  %6s  %s", nw, it.Ref(), trace.FormatDuration(el.Round(100*time.Millisecond)), text)
 		out = append(out, cut(strings.TrimRight(l, " "), width))
 	}
 	return out
@@ -123,8 +132,8 @@ func UseLive(tty bool) bool {
 // ForOutput returns the sink a command puts in front of its text renderer:
 // live on a terminal (see UseLive), with lines cut to the terminal's width
 // when w is one; plain change lines otherwise. Close it when the pass ends.
-func ForOutput(w io.Writer, inner trace.Sink, tty bool) *Sink {
-	opts := Options{Live: UseLive(tty)}
+func ForOutput(w io.Writer, inner trace.Sink, tty bool, namespace string) *Sink {
+	opts := Options{Live: UseLive(tty), Namespace: namespace}
 	if f, ok := w.(*os.File); ok && opts.Live {
 		fd := int(f.Fd())
 		opts.Width = func() int {
@@ -149,6 +158,9 @@ type Options struct {
 	Tick time.Duration
 	// Now is the clock for the live elapsed times (time.Now when nil).
 	Now func() time.Time
+	// Namespace is the run's default namespace: a board's title names its
+	// step's subject without it (trace.Subject.Text).
+	Namespace string
 }
 
 // Sink draws progress boards to w and passes every event to inner.
@@ -233,6 +245,11 @@ func (s *Sink) Emit(e trace.Event) {
 			s.boards[e.Step] = d
 			s.order = append(s.order, e.Step)
 		}
+		if b.Title == "" {
+			// The title says whose objects these are: the step's
+			// subject (its release), builtin and progress summary.
+			b.Title = strings.TrimSpace(strings.Join([]string{e.Subject.Text(s.opts.Namespace), e.Builtin, e.Summary}, "  "))
+		}
 		d.board, d.at = b, s.opts.Now()
 		if !s.opts.Live {
 			s.printChanges(e, d)
@@ -274,9 +291,12 @@ func (s *Sink) forget(step string) {
 }
 
 // printChanges prints, in plain mode, one timestamped line per item whose
-// state or text changed.
+// state or text changed, after the step's subject when it has one.
 func (s *Sink) printChanges(e trace.Event, d *drawn) {
 	ts := e.Time.Format("15:04:05")
+	if subj := e.Subject.Text(s.opts.Namespace); subj != "" {
+		ts += "  " + subj
+	}
 	lines := d.board.lines(0, 0)
 	for i, it := range d.board.Items {
 		key := it.Kind + "/" + it.Namespace + "/" + it.Name

@@ -24,7 +24,7 @@ import (
 func lockTargets(preflight []trace.Event, plan, namespace, lockNamespace string, exists func(ns string) bool) []lock.Target {
 	var out []lock.Target
 	for _, e := range preflight {
-		if e.Subject == nil || e.Subject.Release == "" || e.Phase != trace.Planned {
+		if e.Subject == nil || e.Subject.Release == "" || e.Phase != trace.Planned || !changesReleases[e.Builtin] {
 			continue
 		}
 		out = append(out, lock.ReleaseTargets(e.Subject.Namespace, e.Subject.Release, exists(e.Subject.Namespace), lockNamespace))
@@ -34,6 +34,10 @@ func lockTargets(preflight []trace.Event, plan, namespace, lockNamespace string,
 	}
 	return out
 }
+
+// changesReleases are the builtins whose subject is a release they may
+// change; other steps name a release they only read or wait for.
+var changesReleases = map[string]bool{"helm_install": true, "helm_uninstall": true, "helm_rollback": true}
 
 // lock takes the run's leases (lockTargets), so that a second run that
 // would change the same releases is refused while this one runs. The

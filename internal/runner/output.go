@@ -40,7 +40,7 @@ func (o *output) recorder() (*trace.Recorder, func()) {
 	default:
 		// Waits report progress: a live view on a terminal, change lines
 		// elsewhere (internal/progress).
-		ps := progress.ForOutput(o.w, trace.NewText(o.w, o.text), o.tty)
+		ps := progress.ForOutput(o.w, trace.NewText(o.w, o.text), o.tty, o.text.Namespace)
 		sinks = append(sinks, ps)
 		end = ps.Close
 	}

@@ -325,7 +325,13 @@ func (s Stop) Write(w io.Writer) {
 			continue
 		}
 		n++
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", stepState(e), st.id, e.Builtin, e.Pos, strings.ReplaceAll(e.Summary, "\n", " "))
+		subj := "-"
+		if st.subject != nil {
+			if t := st.subject.Text(s.Namespace); t != "" {
+				subj = t
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\t%s\n", subj, stepState(e), st.id, e.Builtin, strings.ReplaceAll(e.Summary, "\n", " "), trace.LinePos(e))
 	}
 	if n == 0 {
 		fmt.Fprintln(tw, "  nothing")

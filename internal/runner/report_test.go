@@ -79,8 +79,8 @@ func TestStopReportReadsTypedRecords(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"plate: interrupted; what this run did before it stopped:",
-		"interrupted  s4  helm_install",
-		"in flight    s5  helm_install",
+		"interrupted  s4 helm_install",
+		"in flight    s5 helm_install",
 		"not run: s10 helm_install, and the rest of the plan",
 		"cache in prod: install rev 1; now: rev 1 (deployed)\n",
 		"cache in prod: first install: nothing to roll back to; helm_uninstall (or helm uninstall cache -n prod) removes it",
@@ -108,7 +108,7 @@ func TestStopReportReadsTypedRecords(t *testing.T) {
 	// interrupted one.
 	b.Reset()
 	Stop{Events: []trace.Event{ev("s1", "kube_apply", trace.Failed, func(e *trace.Event) { e.Summary = "webhook interrupted the request" })}, Namespace: "default", Why: "stopped: plan failed"}.Write(&b)
-	if !strings.Contains(b.String(), "failed  s1  kube_apply") || !strings.Contains(b.String(), "no Helm release was changed") {
+	if !strings.Contains(b.String(), "  -  failed  s1 kube_apply") || !strings.Contains(b.String(), "no Helm release was changed") {
 		t.Errorf("report:\n%s", b.String())
 	}
 }

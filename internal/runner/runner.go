@@ -30,6 +30,7 @@ import (
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/lock"
+	"github.com/plate-dev/plate/internal/selector"
 	"github.com/plate-dev/plate/internal/trace"
 	"github.com/plate-dev/plate/interp"
 )
@@ -60,6 +61,9 @@ type Options struct {
 	// Script answers the reads of a plan test's scripted pass (an offline
 	// dry run).
 	Script *engine.Script
+	// Selector picks the releases the run acts on (-l); the steps of the
+	// other releases are skipped (internal/selector).
+	Selector selector.Set
 	// Kube says which cluster the passes talk to.
 	Kube kube.Settings
 	// Yes answers every confirmation with yes; Prompter asks otherwise.
@@ -210,6 +214,9 @@ func New(p *Plan, o Options) *Runner {
 	if o.LockNamespace == "" {
 		o.LockNamespace = "default"
 	}
+	if o.Text.Namespace == "" && o.Out != nil && !o.JSON {
+		o.Text.Namespace = o.Kube.DefaultNamespace()
+	}
 	return &Runner{plan: p, o: o, out: &output{
 		w:     o.Out,
 		json:  o.JSON,
@@ -230,12 +237,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.o.Graph {
 		err := r.Pass(ctx, trace.DryRun)
 		if err == nil && r.out.w != nil {
-			trace.BuildGraph(r.out.events).WriteMermaid(r.out.w)
+			g := trace.BuildGraph(r.out.events)
+			g.Namespace = r.o.Kube.DefaultNamespace()
+			g.WriteMermaid(r.out.w)
 		}
 		return err
 	}
 	if r.o.DryRun {
-		r.out.header(fmt.Sprintf("dry-run of %s: nothing will be written", name))
+		r.out.header(fmt.Sprintf("dry-run of %s%s: nothing will be written", name, r.selected()))
 		eng, err := r.pass(ctx, trace.DryRun)
 		r.noteRollbackOnFailure(eng, err)
 		if err == nil && r.o.Checked != nil {
@@ -243,7 +252,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	r.out.header(fmt.Sprintf("preflight of %s: nothing is written yet", name))
+	r.out.header(fmt.Sprintf("preflight of %s%s: nothing is written yet", name, r.selected()))
 	preflight, err := r.pass(ctx, trace.Preflight)
 	if err != nil {
 		r.out.note("preflight failed: nothing was written")
@@ -269,7 +278,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 	}
-	r.out.header(fmt.Sprintf("run of %s", name))
+	r.out.header(fmt.Sprintf("run of %s%s", name, r.selected()))
 	eng, err := r.pass(ctx, trace.Run)
 	eng.EndChecks()
 	if err != nil && (r.o.RollbackOnFailure || eng.RollbackOnFailure()) {
@@ -280,6 +289,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.rollbackOnFailure(ctx, eng)
 	}
 	return err
+}
+
+// selected names the selectors in a header: " (only the releases selected
+// by -l name=api)".
+func (r *Runner) selected() string {
+	if r.o.Selector.Empty() {
+		return ""
+	}
+	return " (only the releases selected by " + r.o.Selector.String() + ")"
 }
 
 // noteRollbackOnFailure says, after a dry pass, what the run would roll
@@ -371,6 +389,7 @@ func (r *Runner) engine(ps trace.Pass, rec *trace.Recorder) *engine.Engine {
 		Script:      r.o.Script,
 		Fence:       r.fence,
 		LockHolder:  r.lockHolder,
+		Selector:    r.o.Selector,
 	})
 }
 

@@ -113,10 +113,42 @@ type Event struct {
 	Detail any `json:"detail,omitempty"`
 }
 
-// Subject is what a step acts on.
+// Subject is what a step acts on: a release, an object ("Kind/name"), or
+// an object of a release, in a namespace.
 type Subject struct {
 	Release   string `json:"release,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
+	// Object is "Kind/name" (kube_apply, kube_delete, kube_get, a
+	// wait_ready on one object), or "N objects" for several.
+	Object string `json:"object,omitempty"`
+}
+
+// Text prints the subject the way trace lines and reports start: the
+// release, then the object, each name prefixed with its namespace
+// ("ns/name") unless that is defaultNS, as kubectl omits the namespace of
+// the current context.
+func (s *Subject) Text(defaultNS string) string {
+	if s == nil {
+		return ""
+	}
+	prefix := ""
+	if s.Namespace != "" && s.Namespace != defaultNS {
+		prefix = s.Namespace + "/"
+	}
+	var parts []string
+	if s.Release != "" {
+		parts = append(parts, prefix+s.Release)
+	}
+	if s.Object != "" {
+		obj := s.Object
+		if s.Release == "" && prefix != "" {
+			if kind, name, ok := strings.Cut(obj, "/"); ok && !strings.Contains(name, "/") {
+				obj = kind + "/" + prefix + name
+			}
+		}
+		parts = append(parts, obj)
+	}
+	return strings.Join(parts, " ")
 }
 
 // ChangeAction is what a step did to a release.
@@ -222,6 +254,17 @@ func ChangesPending(events []Event) bool {
 		}
 	}
 	return false
+}
+
+// Site is the position of the plan's own call: the outermost frame, in the
+// file whose top level is running (the plan, or a module being loaded).
+// For a call made inside a helper function, that is the call of the helper;
+// Pos and Stack keep the helper's frames.
+func (e Event) Site() Pos {
+	if len(e.Stack) > 0 && e.Stack[0].Pos.File != "" {
+		return e.Stack[0].Pos
+	}
+	return e.Pos
 }
 
 // Where returns the position followed by the enclosing frames, the way the

@@ -11,6 +11,8 @@ import (
 type Graph struct {
 	Nodes []Event // one closing event per step, in plan order
 	Edges [][2]string
+	// Namespace is the run's default namespace (see Subject.Text).
+	Namespace string
 }
 
 // BuildGraph derives the step graph from a pass's events. A concurrent step
@@ -67,11 +69,15 @@ func stepNum(id string) int {
 	return n
 }
 
-// WriteMermaid prints the graph as a Mermaid flowchart.
+// WriteMermaid prints the graph as a Mermaid flowchart; each node names
+// its subject first, then the step, its summary and the plan's own call.
 func (g Graph) WriteMermaid(w io.Writer) {
 	fmt.Fprintln(w, "flowchart TD")
 	for _, n := range g.Nodes {
-		label := fmt.Sprintf("%s %s<br/>%s<br/>%s", n.Step, n.Builtin, mermaidEscape(n.Summary), n.Pos)
+		label := fmt.Sprintf("%s %s<br/>%s<br/>%s", n.Step, n.Builtin, mermaidEscape(n.Summary), LinePos(n))
+		if subj := n.Subject.Text(g.Namespace); subj != "" {
+			label = mermaidEscape(subj) + "<br/>" + label
+		}
 		fmt.Fprintf(w, "  %s[\"%s\"]\n", n.Step, label)
 	}
 	for _, e := range g.Edges {

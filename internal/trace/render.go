@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,14 +22,21 @@ type TextOptions struct {
 	// line (zero: DiffFull). The run pass's lines show none: its
 	// preflight showed them before the first write.
 	Diff DiffMode
+	// Namespace is the run's default namespace: subjects in it are named
+	// without theirs.
+	Namespace string
 }
 
-// Text renders events as compact aligned lines:
+// Text renders events as lines that start with what they are about:
 //
-//	done     plans/deploy_stg.star:20:5      helm_install   install rev 1  (1.2s)
+//	done     plate-api  helm_install  install rev 1 (3 objects)  plans/deploy.star:20  (1.2s)
 //
-// The line of a concurrent step ends with what it waited for, "(after s3)"
-// or "(after plan_start)", before its duration.
+// after the phase come the subject (the release, then the object; the
+// namespace only when it is not the run's), the builtin, its summary, the
+// position of the plan's own call (for a call inside a helper function, the
+// line that called the helper; -v adds the helper's frames) and the
+// duration. A concurrent step's line ends with what it waited for, "(after
+// s3)" or "(after plan_start)", before its duration.
 type Text struct {
 	w    io.Writer
 	opts TextOptions
@@ -70,6 +78,16 @@ func (t *Text) paint(color, s string) string {
 	return color + s + ansiReset
 }
 
+// LinePos prints a trace line's position: file:line of the plan's own
+// call (Event.Site).
+func LinePos(e Event) string {
+	p := e.Site()
+	if p.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
 // Emit writes one event.
 func (t *Text) Emit(e Event) {
 	if e.Phase == Started && !t.opts.ShowStarted {
@@ -81,11 +99,19 @@ func (t *Text) Emit(e Event) {
 	var b strings.Builder
 	b.WriteString(t.paint(phaseColor(e.Phase), fmt.Sprintf("%-8s", e.Phase)))
 	b.WriteString(" ")
-	b.WriteString(t.paint(ansiDim, fmt.Sprintf("%-32s", e.Pos.String())))
-	b.WriteString(" ")
-	b.WriteString(fmt.Sprintf("%-14s", e.Builtin))
-	b.WriteString(" ")
-	b.WriteString(e.Summary)
+	if subj := e.Subject.Text(t.opts.Namespace); subj != "" {
+		b.WriteString(t.paint(ansiBold, subj))
+		b.WriteString("  ")
+	}
+	b.WriteString(e.Builtin)
+	if e.Summary != "" {
+		b.WriteString("  ")
+		b.WriteString(e.Summary)
+	}
+	if p := LinePos(e); p != "" {
+		b.WriteString("  ")
+		b.WriteString(t.paint(ansiDim, p))
+	}
 	if after := afterMark(e); after != "" && e.Phase != Skipped && e.Phase != Progress {
 		b.WriteString(t.paint(ansiDim, "  ("+after+")"))
 	}
@@ -117,8 +143,11 @@ func (t *Text) Emit(e Event) {
 		}
 	}
 	if t.opts.Verbose > 0 {
-		for i := len(e.Stack) - 1; i >= 0; i-- {
-			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
+		if len(e.Stack) > 0 {
+			fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "in a helper at "+e.Pos.String()))
+			for i := len(e.Stack) - 1; i >= 1; i-- {
+				fmt.Fprintf(t.w, "         %s\n", t.paint(ansiDim, "called from "+e.Stack[i].String()))
+			}
 		}
 		if e.Concurrent {
 			fmt.Fprintf(t.w, "         needs %s\n", strings.Join(needsOf(e), ", "))
@@ -253,4 +282,58 @@ func SummaryLine(m map[Phase]int) string {
 		return "no steps"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Outcome is the last line of a run's JSON stream: how the command ended.
+type Outcome struct {
+	// Status is "ok", "changes pending" (--dry-run --detailed-exitcode) or
+	// the name of the exit code ("plan failed", "timeout", …).
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	// Pass is the last pass that ran: "dry-run", "preflight" or "run".
+	Pass Pass `json:"pass,omitempty"`
+	// Changes counts the changes to releases and objects of that pass (in
+	// a dry pass: that it would make); marking a revision failed is not
+	// counted.
+	Changes    int   `json:"changes"`
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// WriteOutcome writes the outcome line: {"v":1,"outcome":{…}}.
+func WriteOutcome(w io.Writer, o Outcome) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		V       int     `json:"v"`
+		Outcome Outcome `json:"outcome"`
+	}{SchemaVersion, o})
+}
+
+// OutcomeCounter is a sink that follows the passes of a run and counts the
+// changes of the last one, for the outcome line.
+type OutcomeCounter struct {
+	mu      sync.Mutex
+	pass    Pass
+	changes int
+}
+
+// Emit counts e's changes.
+func (c *OutcomeCounter) Emit(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Pass != c.pass {
+		c.pass, c.changes = e.Pass, 0
+	}
+	for _, ch := range e.Changes {
+		if ch.Action != MarkedFailed {
+			c.changes++
+		}
+	}
+}
+
+// Last returns the last pass seen and its change count.
+func (c *OutcomeCounter) Last() (Pass, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pass, c.changes
 }

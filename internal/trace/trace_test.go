@@ -84,13 +84,28 @@ func TestRecorderConcurrent(t *testing.T) {
 
 func TestTextRenderer(t *testing.T) {
 	var buf bytes.Buffer
-	tx := NewText(&buf, TextOptions{Verbose: 1})
-	tx.Emit(Event{Phase: Done, Builtin: "helm_install", Pos: Pos{File: "plans/a.star", Line: 3, Col: 1},
-		Stack:   []Frame{{Func: "<toplevel>", Pos: Pos{File: "plans/b.star", Line: 9, Col: 5}}},
+	tx := NewText(&buf, TextOptions{Verbose: 1, Namespace: "default"})
+	// A call inside a helper: the line shows the plan's own call (the
+	// outermost frame), -v the helper's frames.
+	tx.Emit(Event{Phase: Done, Builtin: "helm_install", Pos: Pos{File: "plans/lib/a.star", Line: 3, Col: 1},
+		Stack: []Frame{
+			{Func: "<toplevel>", Pos: Pos{File: "plans/b.star", Line: 9, Col: 5}},
+			{Func: "deploy_service", Pos: Pos{File: "plans/lib/a.star", Line: 7, Col: 3}},
+		},
+		Subject: &Subject{Release: "api", Namespace: "default"},
 		Summary: "install rev 1", Duration: 1500 * time.Millisecond, Args: map[string]any{"release": "api"}})
-	want := "done     plans/a.star:3:1                 helm_install   install rev 1  (1.5s)\n" +
-		"         called from plans/b.star:9:5 in <toplevel>\n" +
-		"         release=\"api\"\n"
+	// Another namespace than the run's is named; an object follows the
+	// release.
+	tx.Emit(Event{Phase: Done, Builtin: "wait_ready", Pos: Pos{File: "plans/b.star", Line: 10, Col: 1},
+		Subject: &Subject{Release: "api", Object: "deployment/api", Namespace: "stg"}, Summary: "1 ready"})
+	tx.Emit(Event{Phase: Done, Builtin: "kube_apply", Pos: Pos{File: "plans/b.star", Line: 11, Col: 1},
+		Subject: &Subject{Object: "ConfigMap/settings", Namespace: "stg"}, Summary: "applied"})
+	want := "done     api  helm_install  install rev 1  plans/b.star:9  (1.5s)\n" +
+		"         in a helper at plans/lib/a.star:3:1\n" +
+		"         called from plans/lib/a.star:7:3 in deploy_service\n" +
+		"         release=\"api\"\n" +
+		"done     stg/api deployment/api  wait_ready  1 ready  plans/b.star:10\n" +
+		"done     ConfigMap/stg/settings  kube_apply  applied  plans/b.star:11\n"
 	if d := cmp.Diff(want, buf.String()); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
@@ -118,12 +133,12 @@ func TestTextMarksConcurrentSteps(t *testing.T) {
 	} {
 		tx.Emit(e)
 	}
-	want := "planned  p.star:1:1                       helm_install   would install  (after s1, s3)\n" +
-		"started  p.star:1:1                       helm_install     (after plan_start)\n" +
-		"done     p.star:1:1                       helm_install   install rev 1  (after s2)  (1.5s)\n" +
-		"failed   p.star:1:1                       wait_ready     boom  (after plan_start)\n" +
-		"skipped  p.star:1:1                       wait_ready     skipped: needs s4\n" +
-		"done     p.star:1:1                       kube_apply     applied  (1.0s)\n"
+	want := "planned  helm_install  would install  p.star:1  (after s1, s3)\n" +
+		"started  helm_install  p.star:1  (after plan_start)\n" +
+		"done     helm_install  install rev 1  p.star:1  (after s2)  (1.5s)\n" +
+		"failed   wait_ready  boom  p.star:1  (after plan_start)\n" +
+		"skipped  wait_ready  skipped: needs s4  p.star:1\n" +
+		"done     kube_apply  applied  p.star:1  (1.0s)\n"
 	if d := cmp.Diff(want, buf.String()); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
