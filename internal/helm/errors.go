@@ -151,3 +151,21 @@ func (c *Client) runErr(kc *kube.Client, what string, timeout time.Duration, err
 	}
 	return &exit.Error{Code: exit.PlanFailed, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 }
+
+// ended gives err, from an operation whose context (op, made from ctx with
+// a timeout) ended, the code of why it ended: an interrupt when ctx was
+// cancelled, a timeout otherwise. Errors that already say so, and errors
+// of operations whose context is still live, are returned as they are.
+func ended(ctx, op context.Context, what string, timeout time.Duration, err error) error {
+	if !kube.Ended(op) {
+		return err
+	}
+	var xe *exit.Error
+	if errors.As(err, &xe) && (xe.Code == exit.Timeout || xe.Code == exit.Interrupted) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return &exit.Error{Code: exit.Interrupted, Msg: what + ": interrupted", Err: err}
+	}
+	return &exit.Error{Code: exit.Timeout, Msg: fmt.Sprintf("%s: timed out after %s", what, timeout), Err: err}
+}

@@ -170,12 +170,21 @@ func plural(n int, word string) string {
 // the deployed release instead; offline it renders client-only. Secret
 // values never reach its diff, its error or the description Helm stores
 // with a failed revision (see secrets.go).
+//
+// Its timeout bounds the whole request, from reading the history to the
+// last write, and holds when the API server hangs (see Client.config).
 func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
-	res, err := c.installOrUpgrade(ctx, req)
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultTimeout
+	}
+	tctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	res, err := c.installOrUpgrade(tctx, req)
 	if err != nil {
 		vals, _ := req.Values.Merge()
 		secrets := installSecrets(req, vals)
-		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		c.scrubStored(tctx, req.Release, req.Namespace, secrets)
+		err = ended(ctx, tctx, fmt.Sprintf("release %s in namespace %s", req.Release, req.Namespace), req.Timeout, err)
 		return nil, scrubError(err, secrets)
 	}
 	return res, nil
@@ -310,8 +319,6 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return res, nil
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
-	defer cancel()
 	var rel *release.Release
 	if upgrade {
 		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist)

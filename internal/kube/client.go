@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
@@ -32,6 +33,9 @@ type Settings struct {
 	// Namespace is the default namespace for builtins; empty means the
 	// context's namespace, or "default".
 	Namespace string
+	// RequestTimeout bounds each request that is not a watch (0:
+	// DefaultRequestTimeout; negative: none).
+	RequestTimeout time.Duration
 }
 
 // Client is a connection to one cluster.
@@ -111,6 +115,19 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 	if cfg.QPS == 0 {
 		cfg.QPS = 50
 		cfg.Burst = 100
+	}
+	timeout := s.RequestTimeout
+	if timeout == 0 {
+		timeout = DefaultRequestTimeout
+	}
+	if timeout > 0 {
+		prev := cfg.WrapTransport
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			if prev != nil {
+				rt = prev(rt)
+			}
+			return deadlines{next: rt, timeout: timeout}
+		}
 	}
 	if readOnly {
 		prev := cfg.WrapTransport

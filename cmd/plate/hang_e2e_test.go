@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/builtins/registry"
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/localcluster"
+)
+
+// Bounds of the hang tests. They are behavioural bounds, not speed goals:
+// a run must end within its deadline plus what plate allows itself after
+// it (kube.DefaultGrace for Helm to record the failure, the lock release's
+// 10 s) plus slack for a loaded machine. Before the timeouts were bound to
+// every request, the same runs took 45 s and more after their deadline
+// (client-go's HTTP/2 health check was what ended them).
+const (
+	installDeadline = 8 * time.Second
+	hangSlack       = 22 * time.Second
+)
+
+// freezeAPIServer stops the API server process (SIGSTOP): its connections
+// stay open and nothing answers, as on a hung or partitioned server. The
+// returned function (also a cleanup) lets it go on.
+func freezeAPIServer(t *testing.T, e *e2e) (thaw func()) {
+	t.Helper()
+	pid := e.c.Pids()[localcluster.ProcAPIServer]
+	if pid == 0 {
+		t.Fatal("no API server pid")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw = func() {
+		if thawed {
+			return
+		}
+		thawed = true
+		syscall.Kill(pid, syscall.SIGCONT)
+		// Wait until it answers again, so that later tests find it well.
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := e.c.Clientset().Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+			cancel()
+			if err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Cleanup(thaw)
+	return thaw
+}
+
+// startRun runs plate in the background with an interrupt channel of its
+// own (what Main's SIGINT/SIGTERM handler feeds) and returns the channel
+// of its result.
+func startRun(args ...string) (interrupt func(), done <-chan result) {
+	io, out, errOut := iostreamsTest()
+	intr := make(chan struct{})
+	f := &Factory{IO: io, Now: fixedClock(), Plugins: registry.Plugins,
+		Interrupts: func() (<-chan struct{}, func()) { return intr, func() {} }}
+	ch := make(chan result, 1)
+	go func() {
+		code := Main(args, f)
+		ch <- result{code: code, out: out.String(), errOut: errOut.String()}
+	}()
+	var once bool
+	return func() {
+		if !once {
+			once = true
+			close(intr)
+		}
+	}, ch
+}
+
+// hangingInstall starts a run whose helm_install (timeout 8s) is held by a
+// pre-install hook, and returns once Helm stored the pending-install
+// revision: the install's requests are under way.
+func hangingInstall(t *testing.T, e *e2e, name string) (interrupt func(), done <-chan result, started time.Time) {
+	t.Helper()
+	chart := hookChart(t, name, "pre-install", "", ` {"plate.dev/ready-delay": "600s"}`)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+rel = helm_install("`+name+`", "`+chart+`", namespace = ns, timeout = "`+installDeadline.String()+`")
+`)
+	interrupt, done = startRun("run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-done:
+			t.Fatalf("the run ended before its install started: exit %d\n%s%s", r.code, r.out, r.errOut)
+		default:
+		}
+		l, err := e.c.Clientset().CoreV1().Secrets(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm,name=" + name + ",status=pending-install"})
+		if err == nil && len(l.Items) > 0 {
+			return interrupt, done, time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("release %s never reached pending-install", name)
+	return nil, nil, time.Time{}
+}
+
+func waitResult(t *testing.T, done <-chan result, within time.Duration) (result, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	select {
+	case r := <-done:
+		return r, time.Since(start)
+	case <-time.After(within + 60*time.Second):
+		t.Fatalf("the run did not end within %s (and a minute more)", within)
+	}
+	return result{}, 0
+}
+
+// helm_install(timeout="8s") ends at its deadline when the API server
+// hangs in the middle of the install: a timeout (exit 3) that names the
+// release, within the deadline and the stated slack.
+func TestE2EInstallTimeoutHoldsWhenAPIServerHangs(t *testing.T) {
+	e := newE2E(t)
+	_, done, started := hangingInstall(t, e, "hangto")
+	thaw := freezeAPIServer(t, e)
+	r, _ := waitResult(t, done, installDeadline+hangSlack)
+	took := time.Since(started)
+	thaw()
+	t.Logf("the run ended %s after the install started (deadline %s)", took.Round(100*time.Millisecond), installDeadline)
+	if r.code != exit.Timeout {
+		t.Fatalf("exit %d, want %d (timeout)\n%s%s", r.code, exit.Timeout, r.out, r.errOut)
+	}
+	if took > installDeadline+hangSlack {
+		t.Errorf("the run ended %s after the install started, more than its deadline %s + %s", took, installDeadline, hangSlack)
+	}
+	if !strings.Contains(r.errOut, "hangto in namespace "+e.ns) || !strings.Contains(r.errOut, "timed out after 8s") {
+		t.Errorf("the error does not name the release and its timeout:\n%s", r.errOut)
+	}
+}
+
+// The first interrupt ends a run whose API server hangs within a few
+// seconds (exit 130).
+func TestE2EInterruptActsWhenAPIServerHangs(t *testing.T) {
+	e := newE2E(t)
+	interrupt, done, _ := hangingInstall(t, e, "hangint")
+	thaw := freezeAPIServer(t, e)
+	// Past the requests already in flight when the server froze.
+	time.Sleep(time.Second)
+	at := time.Now()
+	interrupt()
+	r, _ := waitResult(t, done, hangSlack)
+	took := time.Since(at)
+	thaw()
+	t.Logf("the run ended %s after the interrupt", took.Round(100*time.Millisecond))
+	if r.code != exit.Interrupted {
+		t.Fatalf("exit %d, want 130\n%s%s", r.code, r.out, r.errOut)
+	}
+	if took > hangSlack {
+		t.Errorf("the run ended %s after the interrupt, more than %s", took, hangSlack)
+	}
+}
+
+// An interrupt while the API server answers leaves no pending release:
+// Helm records the cancelled install as failed before plate exits.
+func TestE2EInterruptLeavesNoPendingRelease(t *testing.T) {
+	e := newE2E(t)
+	interrupt, done, _ := hangingInstall(t, e, "intok")
+	at := time.Now()
+	interrupt()
+	r, _ := waitResult(t, done, hangSlack)
+	took := time.Since(at)
+	t.Logf("the run ended %s after the interrupt", took.Round(100*time.Millisecond))
+	if r.code != exit.Interrupted {
+		t.Fatalf("exit %d, want 130\n%s%s", r.code, r.out, r.errOut)
+	}
+	if took > hangSlack {
+		t.Errorf("the run ended %s after the interrupt, more than %s", took, hangSlack)
+	}
+	hist := e.history(t, "intok")
+	if len(hist) != 1 || hist[0].Status != "failed" {
+		t.Errorf("history after the interrupt: %+v, want one failed revision", hist)
+	}
+}
