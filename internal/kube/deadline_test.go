@@ -70,7 +70,9 @@ func TestBindingEndsRequestsWithTheOperation(t *testing.T) {
 // Every request but a watch gets the client's request timeout.
 func TestRequestTimeoutSparesWatches(t *testing.T) {
 	cfg := hangingServer(t)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return deadlines{next: rt, timeout: 20 * time.Millisecond} }
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return deadlines{next: rt, timeout: 20 * time.Millisecond}
+	}
 	if err := get(t, cfg, context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("get: got %v", err)
 	}
