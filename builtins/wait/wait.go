@@ -26,6 +26,7 @@ import (
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	ih "github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
 	"github.com/plate-dev/plate/internal/progress"
@@ -298,6 +299,10 @@ func waitReady(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (
 // runs even when the wait was interrupted, on a context of its own with a
 // short bound. What it did is added to the error, below its first line.
 func recordVerdict(c *builtins.Call, revs []builtins.ReleaseRevision, cause error) error {
+	if kube.IsLost(cause) {
+		// Helm's storage is on the cluster that stopped answering.
+		return cause
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Ctx), verdictTimeout)
 	defer cancel()
 	reason := cause.Error()

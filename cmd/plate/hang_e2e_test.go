@@ -187,3 +187,67 @@ func TestE2EInterruptLeavesNoPendingRelease(t *testing.T) {
 		t.Errorf("history after the interrupt: %+v, want one failed revision", hist)
 	}
 }
+
+// killAPIServer kills the API server (SIGKILL) and starts it again at
+// cleanup, or when the returned function is called.
+func killAPIServer(t *testing.T, e *e2e) (restart func()) {
+	t.Helper()
+	if err := e.c.KillAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	restart = func() {
+		if done {
+			return
+		}
+		done = true
+		if err := e.c.StartAPIServer(context.Background()); err != nil {
+			t.Errorf("starting the API server again: %v", err)
+		}
+	}
+	t.Cleanup(restart)
+	return restart
+}
+
+// A run that loses its cluster in the middle of a wait says so once, in its
+// own words, and exits 1 (a failed run), not 2 (bad input).
+func TestE2ELostClusterMidRun(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+rel = helm_install("lostweb", "`+webChartPath(t)+`", namespace = ns, set = {"podAnnotations": {"plate.dev/ready-delay": "600s"}})
+wait_ready(rel, timeout = "40s")
+`)
+	_, done := startRun("run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l, err := e.c.Clientset().CoreV1().Secrets(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "owner=helm,name=lostweb,status=deployed"})
+		if err == nil && len(l.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the release was never stored")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	restart := killAPIServer(t, e)
+	r, _ := waitResult(t, done, 60*time.Second)
+	restart()
+	t.Logf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	if r.code != exit.PlanFailed {
+		t.Errorf("exit %d, want 1 (a failed run)", r.code)
+	}
+	// Once per place a failed step is shown (its trace line, the stop
+	// report, the final error), never once per retry of a watch.
+	all := r.out + r.errOut
+	if n := strings.Count(all, "lost the cluster"); n < 1 || n > 3 {
+		t.Errorf("%d lines say the cluster was lost, want one per place a failed step is shown:\n%s", n, all)
+	}
+	if !strings.Contains(r.errOut, "plate: plan.star:4:11: wait_ready: lost the cluster at "+e.c.Server()) {
+		t.Errorf("the final error does not say the cluster was lost:\n%s", r.errOut)
+	}
+	if !strings.Contains(all, e.c.Server()) {
+		t.Errorf("the message does not name the server %s", e.c.Server())
+	}
+}

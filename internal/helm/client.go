@@ -216,7 +216,7 @@ func (c *Client) kube(ctx context.Context) (*kube.Client, error) {
 		return nil, err
 	}
 	if _, err := kc.Clientset.Discovery().ServerVersion(); err != nil {
-		return nil, unreachable(kc, err)
+		return nil, c.unreachable(kc, err)
 	}
 	c.mu.Lock()
 	c.reached = true
@@ -224,7 +224,18 @@ func (c *Client) kube(ctx context.Context) (*kube.Client, error) {
 	return kc, nil
 }
 
-func unreachable(kc *kube.Client, err error) error {
+// unreachable explains a cluster that does not answer: before this
+// client reached it (in a dry run or a preflight), a usage error that
+// points at the kube context; once reached, or in the run pass (whose
+// preflight reached it), a lost cluster: a failed run, exit 1.
+func (c *Client) unreachable(kc *kube.Client, err error) error {
+	c.mu.Lock()
+	reached := c.reached
+	c.mu.Unlock()
+	if reached || c.Writes() {
+		lost := &kube.LostError{Server: kc.Server, Err: err}
+		return &exit.Error{Code: exit.PlanFailed, Msg: lost.Error(), Err: lost}
+	}
 	return exit.Errorf(exit.Usage, "cannot reach the cluster of %s: %v", kc.Describe(), err).
 		WithHint("check the kube context (--context, --kubeconfig) and that the API server runs")
 }

@@ -41,7 +41,7 @@ func (c *Client) clusterErr(kc *kube.Client, err error) error {
 	var ne net.Error
 	var ue *url.Error
 	if kc != nil && (errors.As(err, &ne) || errors.As(err, &ue)) {
-		return unreachable(kc, err)
+		return c.unreachable(kc, err)
 	}
 	return exit.Wrap(exit.PlanFailed, err)
 }
@@ -147,7 +147,7 @@ func (c *Client) runErr(kc *kube.Client, what string, timeout time.Duration, err
 	}
 	var ne net.Error
 	if kc != nil && errors.As(err, &ne) {
-		return unreachable(kc, err)
+		return c.unreachable(kc, err)
 	}
 	return &exit.Error{Code: exit.PlanFailed, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
 }

@@ -54,6 +54,8 @@ type Client struct {
 	Dynamic   dynamic.Interface
 	Mapper    meta.ResettableRESTMapper
 	Discovery discovery.CachedDiscoveryInterface
+	// Health says whether the API server answers this client's requests.
+	Health *Health
 	// Loader is the kubeconfig loader, for adapters (Helm) that build
 	// their own clients from the same settings.
 	Loader clientcmd.ClientConfig
@@ -120,13 +122,14 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 	if timeout == 0 {
 		timeout = DefaultRequestTimeout
 	}
-	if timeout > 0 {
+	health := new(Health)
+	{
 		prev := cfg.WrapTransport
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			if prev != nil {
 				rt = prev(rt)
 			}
-			return deadlines{next: rt, timeout: timeout}
+			return deadlines{next: rt, timeout: timeout, health: health}
 		}
 	}
 	if readOnly {
@@ -159,6 +162,7 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 		Mapper:      restmapper.NewDeferredDiscoveryRESTMapper(disc),
 		Discovery:   disc,
 		Loader:      loader,
+		Health:      health,
 		Planned:     NewPlanned(),
 	}, nil
 }

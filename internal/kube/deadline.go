@@ -32,18 +32,66 @@ func isWatch(req *http.Request) bool {
 }
 
 // deadlines is the transport every client of Connect shares: each
-// request that is not a watch gets at most timeout.
+// request that is not a watch gets at most timeout, and health learns
+// whether the API server answers.
 type deadlines struct {
 	next    http.RoundTripper
 	timeout time.Duration
+	health  *Health
 }
 
 func (d deadlines) RoundTrip(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	var err error
 	if d.timeout <= 0 || isWatch(req) {
-		return d.next.RoundTrip(req)
+		resp, err = d.next.RoundTrip(req)
+	} else {
+		ctx, cancel := context.WithTimeout(req.Context(), d.timeout)
+		resp, err = roundTrip(d.next, req.WithContext(ctx), cancel)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), d.timeout)
-	return roundTrip(d.next, req.WithContext(ctx), cancel)
+	d.health.observe(req, err)
+	return resp, err
+}
+
+// Health is what a client's requests have learnt about the API server: since
+// when it has not answered (client-go retries a watch on a refused
+// connection without telling its caller, so a wait learns it here).
+type Health struct {
+	mu      sync.Mutex
+	since   time.Time
+	lastErr error
+}
+
+func (h *Health) observe(req *http.Request, err error) {
+	if h == nil {
+		return
+	}
+	if err != nil && errors.Is(req.Context().Err(), context.Canceled) {
+		// The caller gave up; the server said nothing either way.
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.since, h.lastErr = time.Time{}, nil
+	case IsUnreachable(err):
+		if h.since.IsZero() {
+			h.since = time.Now()
+		}
+		h.lastErr = err
+	}
+}
+
+// Unreachable returns since when the API server has not answered (zero: it
+// answered the last request) and the last error.
+func (h *Health) Unreachable() (time.Time, error) {
+	if h == nil {
+		return time.Time{}, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.since, h.lastErr
 }
 
 // roundTrip sends req and calls cancel once its response body is closed
