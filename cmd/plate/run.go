@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/engine"
@@ -30,6 +31,7 @@ type RunOptions struct {
 	RollbackOnFailure bool
 	DetailedExitcode  bool
 	MaxSteps          uint64
+	MaxMemory         string
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -74,6 +76,7 @@ diffs are computed), nothing is written.`,
 	fl.BoolVar(&opts.Graph, "graph", false, "with --dry-run: print the step graph as a Mermaid flowchart instead of the trace")
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
+	fl.StringVar(&opts.MaxMemory, "max-memory", "2Gi", "memory the plan's evaluation may hold (512Mi, 4Gi, …); a plan that holds more is stopped")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -129,6 +132,10 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode && !opts.DryRun {
 		return exit.Errorf(exit.Usage, "--detailed-exitcode goes with --dry-run")
 	}
+	maxMemory, err := parseMemory(opts.MaxMemory)
+	if err != nil {
+		return err
+	}
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
@@ -137,7 +144,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.DetailedExitcode {
 		sinks = append(sinks, trace.SinkFunc(func(e trace.Event) { pending = pending || trace.ChangesPending([]trace.Event{e}) }))
 	}
-	err := runner.Run(ctx, runner.Options{
+	err = runner.Run(ctx, runner.Options{
 		Sinks:             sinks,
 		Plan:              opts.Plan,
 		Root:              g.Root,
@@ -153,6 +160,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		Prompter:          f.IO,
 		Concurrency:       opts.Concurrency,
 		MaxSteps:          opts.MaxSteps,
+		MaxMemory:         maxMemory,
 		LockNamespace:     opts.LockNamespace,
 		Out:               f.IO.Out,
 		ErrOut:            f.IO.ErrOut,
@@ -165,4 +173,13 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		return &silent{code: exit.ChangesPending}
 	}
 	return err
+}
+
+// parseMemory reads --max-memory: a Kubernetes quantity ("512Mi", "4Gi").
+func parseMemory(s string) (uint64, error) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		return 0, exit.Errorf(exit.Usage, "--max-memory: want a positive size such as 512Mi or 4Gi, got %q", s)
+	}
+	return uint64(q.Value()), nil
 }

@@ -255,6 +255,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return nil, c.renderErr(kc, req.Chart, err)
 	}
 	res.Notes = notes
+	if err := checkRecordSize(rendered, req.Release, req.Namespace); err != nil {
+		return nil, err
+	}
 	// The manifest is parsed once: its objects serve the diff, the planned
 	// world, the summary and the trace.
 	scope := c.scope(kc.Mapper, chartCRDs)
@@ -543,6 +546,9 @@ func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[st
 	rel, err := c.renderClientOnly(req.Release, req.Namespace, ch, vals, c.opts.KubeVersion, apiVersions(known), false, false)
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
+	}
+	if err := checkRecordSize(rel, req.Release, req.Namespace); err != nil {
+		return nil, err
 	}
 	objs, err := parseManifest(rel.Manifest, c.scope(nil, known), req.Namespace)
 	if err != nil {
