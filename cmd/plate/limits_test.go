@@ -91,3 +91,59 @@ func TestMaxMemory(t *testing.T) {
 		t.Errorf("a bad --max-memory: exit %d %s", r.code, r.errOut)
 	}
 }
+
+// After a first install that failed before it created its objects, the
+// next run's summary counts every object it creates as added (it said
+// "0 added" while it created them all), in the preflight and the run.
+func TestE2ECountsAfterFailedFirstInstall(t *testing.T) {
+	e := newE2E(t)
+	chart := t.TempDir()
+	writeTree(t, chart, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: counted\nversion: 0.1.0\n",
+		"values.yaml":      "hook: false\n",
+		"templates/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: counted-a}\ndata: {k: v}\n",
+		"templates/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: counted-b}\ndata: {k: v}\n",
+		"templates/hook.yaml": `{{ if .Values.hook }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: counted-hook
+  annotations: {"helm.sh/hook": pre-install, "helm.sh/hook-delete-policy": before-hook-creation}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {"plate.dev/ready-delay": "600s"}
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: registry.example/migrate:1}]
+{{ end }}
+`,
+	})
+	first := e.plan(t, `
+ns = param("ns", "default")
+helm_install("counted", "`+chart+`", namespace = ns, set = {"hook": True}, timeout = "3s")
+`)
+	if r := runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, first); r.code != exit.Timeout {
+		t.Fatalf("first run: exit %d, want 3\n%s%s", r.code, r.out, r.errOut)
+	}
+	if h := e.history(t, "counted"); len(h) != 1 || h[0].Status != "failed" {
+		t.Fatalf("history after the failed install: %+v", h)
+	}
+	second := e.plan(t, `
+ns = param("ns", "default")
+helm_install("counted", "`+chart+`", namespace = ns)
+`)
+	r := runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, second)
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if n := strings.Count(r.out, "upgrade rev 1→2 (0 changed, 2 added, 0 removed"); n != 2 {
+		t.Errorf("the preflight and the run should each count 2 added:\n%s", r.out)
+	}
+	for _, name := range []string{"counted-a", "counted-b"} {
+		if _, err := e.c.Clientset().CoreV1().ConfigMaps(e.ns).Get(t.Context(), name, metav1.GetOptions{}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -14,6 +14,10 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
@@ -281,6 +285,13 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		live, err = parseManifest(current.Manifest, scope, req.Namespace)
 		if err != nil {
 			live = nil
+		}
+		if current.Info.Status != release.StatusDeployed {
+			// No revision was ever deployed (a failed first install):
+			// the failed manifest says what was meant, not what exists.
+			// Only the objects that exist are there to change; the
+			// others are added.
+			live = existing(ctx, kc, live)
 		}
 		res.Action = Upgrade
 		res.FromRevision = last.Version
@@ -624,4 +635,32 @@ func sameChart(a, b *chart.Chart) bool {
 		return a == b
 	}
 	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && a.Metadata.AppVersion == b.Metadata.AppVersion
+}
+
+// existing returns the objects of objs that exist in the cluster. An
+// object that cannot be looked up (unknown kind, no permission) is kept:
+// the diff then errs towards "changed" rather than "added".
+func existing(ctx context.Context, kc *kube.Client, objs []*object) []*object {
+	var out []*object
+	for _, o := range objs {
+		gv, err := schema.ParseGroupVersion(o.APIVersion)
+		if err != nil {
+			out = append(out, o)
+			continue
+		}
+		m, err := kc.Mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: o.Kind}, gv.Version)
+		if err != nil {
+			out = append(out, o)
+			continue
+		}
+		var ri dynamic.ResourceInterface = kc.Dynamic.Resource(m.Resource)
+		if o.Namespace != "" {
+			ri = kc.Dynamic.Resource(m.Resource).Namespace(o.Namespace)
+		}
+		if _, err := ri.Get(ctx, o.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }
