@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +26,19 @@ const (
 	installDeadline = 8 * time.Second
 	hangSlack       = 22 * time.Second
 )
+
+// stress reports whether the longer variants of the fault and limit
+// tests run (PLATE_STRESS=1, as `make stress` sets it).
+func stress() bool { return os.Getenv("PLATE_STRESS") == "1" }
+
+// rounds is how many times a fault test repeats its case: once, or three
+// times under stress.
+func rounds() int {
+	if stress() {
+		return 3
+	}
+	return 1
+}
 
 // freezeAPIServer stops the API server process (SIGSTOP): its connections
 // stay open and nothing answers, as on a hung or partitioned server. The
@@ -126,8 +141,14 @@ func waitResult(t *testing.T, done <-chan result, within time.Duration) (result,
 // hangs in the middle of the install: a timeout (exit 3) that names the
 // release, within the deadline and the stated slack.
 func TestE2EInstallTimeoutHoldsWhenAPIServerHangs(t *testing.T) {
+	for i := range rounds() {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { installTimeoutOnHungServer(t, fmt.Sprintf("hangto%d", i)) })
+	}
+}
+
+func installTimeoutOnHungServer(t *testing.T, name string) {
 	e := newE2E(t)
-	_, done, started := hangingInstall(t, e, "hangto")
+	_, done, started := hangingInstall(t, e, name)
 	thaw := freezeAPIServer(t, e)
 	r, _ := waitResult(t, done, installDeadline+hangSlack)
 	took := time.Since(started)
@@ -139,7 +160,7 @@ func TestE2EInstallTimeoutHoldsWhenAPIServerHangs(t *testing.T) {
 	if took > installDeadline+hangSlack {
 		t.Errorf("the run ended %s after the install started, more than its deadline %s + %s", took, installDeadline, hangSlack)
 	}
-	if !strings.Contains(r.errOut, "hangto in namespace "+e.ns) || !strings.Contains(r.errOut, "timed out after 8s") {
+	if !strings.Contains(r.errOut, name+" in namespace "+e.ns) || !strings.Contains(r.errOut, "timed out after 8s") {
 		t.Errorf("the error does not name the release and its timeout:\n%s", r.errOut)
 	}
 }
@@ -147,8 +168,14 @@ func TestE2EInstallTimeoutHoldsWhenAPIServerHangs(t *testing.T) {
 // The first interrupt ends a run whose API server hangs within a few
 // seconds (exit 130).
 func TestE2EInterruptActsWhenAPIServerHangs(t *testing.T) {
+	for i := range rounds() {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { interruptOnHungServer(t, fmt.Sprintf("hangint%d", i)) })
+	}
+}
+
+func interruptOnHungServer(t *testing.T, name string) {
 	e := newE2E(t)
-	interrupt, done, _ := hangingInstall(t, e, "hangint")
+	interrupt, done, _ := hangingInstall(t, e, name)
 	thaw := freezeAPIServer(t, e)
 	// Past the requests already in flight when the server froze.
 	time.Sleep(time.Second)
@@ -209,6 +236,16 @@ func killAPIServer(t *testing.T, e *e2e) (restart func()) {
 	return restart
 }
 
+// lostWait is the wait's timeout in TestE2ELostClusterMidRun: past the
+// 30 s after which a wait calls the cluster lost, and far past it under
+// stress (the wait must not last to its timeout).
+func lostWait() string {
+	if stress() {
+		return "300s"
+	}
+	return "40s"
+}
+
 // A run that loses its cluster in the middle of a wait says so once, in its
 // own words, and exits 1 (a failed run), not 2 (bad input).
 func TestE2ELostClusterMidRun(t *testing.T) {
@@ -216,7 +253,7 @@ func TestE2ELostClusterMidRun(t *testing.T) {
 	plan := e.plan(t, `
 ns = param("ns", "default")
 rel = helm_install("lostweb", "`+webChartPath(t)+`", namespace = ns, set = {"podAnnotations": {"plate.dev/ready-delay": "600s"}})
-wait_ready(rel, timeout = "40s")
+wait_ready(rel, timeout = "`+lostWait()+`")
 `)
 	_, done := startRun("run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
 	deadline := time.Now().Add(60 * time.Second)
@@ -232,8 +269,11 @@ wait_ready(rel, timeout = "40s")
 	}
 	time.Sleep(time.Second)
 	restart := killAPIServer(t, e)
-	r, _ := waitResult(t, done, 60*time.Second)
+	r, took := waitResult(t, done, 60*time.Second)
 	restart()
+	if took > 30*time.Second+hangSlack {
+		t.Errorf("the run ended %s after the API server was killed, want within 30 s + %s", took, hangSlack)
+	}
 	t.Logf("exit %d\n%s%s", r.code, r.out, r.errOut)
 	if r.code != exit.PlanFailed {
 		t.Errorf("exit %d, want 1 (a failed run)", r.code)

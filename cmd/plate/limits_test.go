@@ -84,6 +84,14 @@ func TestMaxMemory(t *testing.T) {
 	if !strings.Contains(r.errOut, "plate: plan.star:2:") || !strings.Contains(r.errOut, "plan plan.star holds more than 256Mi of memory") {
 		t.Errorf("stderr:\n%s", r.errOut)
 	}
+	if stress() {
+		// The case: a two-line plan that would hold 6 GiB,
+		// under the default bound.
+		r := runPlate(t, "", false, "run", "--dry-run", "--offline", planFile(t, "x = \"a\" * (1 << 29)\nkeep = [x + str(i) for i in range(12)]\n"))
+		if r.code != exit.PlanFailed || !strings.Contains(r.errOut, "holds more than 2Gi of memory") {
+			t.Errorf("default bound: exit %d\n%s", r.code, r.errOut)
+		}
+	}
 	if r := runPlate(t, "", false, "run", "--dry-run", "--offline", planFile(t, "x = [str(i) for i in range(100000)]\n")); r.code != 0 {
 		t.Errorf("the default bound is too low: exit %d %s", r.code, r.errOut)
 	}
