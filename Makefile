@@ -29,7 +29,7 @@ test-short:
 # memory), with PLATE_STRESS=1 for their longer variants. See
 # docs/safety.md, "Stress suite". STRESS_TESTS names them; add new cases
 # there.
-STRESS_TESTS ?= TestE2EInstallTimeoutHoldsWhenAPIServerHangs|TestE2EInterruptActsWhenAPIServerHangs|TestE2EInterruptLeavesNoPendingRelease|TestE2ELostClusterMidRun|TestE2EWaitRidesOutAnAPIServerRestart|TestE2ERecordTooLargeRefusedBeforeAnyWrite|TestRecordTooLargeOffline|TestE2ECountsAfterFailedFirstInstall|TestMaxMemory|TestE2ELock|TestE2EInterrupt|Canary|Secret|CleanSource|PlanBytesAreChecked
+STRESS_TESTS ?= TestE2EInstallTimeoutHoldsWhenAPIServerHangs|TestE2EInterruptActsWhenAPIServerHangs|TestE2EInterruptLeavesNoPendingRelease|TestE2ELostClusterMidRun|TestE2EWaitRidesOutAnAPIServerRestart|TestE2ERecordTooLargeRefusedBeforeAnyWrite|TestRecordTooLargeOffline|TestE2ECountsAfterFailedFirstInstall|TestMaxMemory|TestE2EMaxMemoryWritesNothing|TestE2ELock|TestE2EInterrupt|Canary|Secret|CleanSource|PlanBytesAreChecked
 
 stress: cluster-build
 	PLATE_STRESS=1 $(GO) test -count=1 -timeout 60m -run '$(STRESS_TESTS)' ./cmd/plate ./interp

@@ -155,3 +155,28 @@ helm_install("counted", "`+chart+`", namespace = ns)
 		}
 	}
 }
+
+// A plan stopped by the memory bound in its preflight writes nothing, also
+// what it asked for before the line that took the memory.
+func TestE2EMaxMemoryWritesNothing(t *testing.T) {
+	e := newE2E(t)
+	plan := e.plan(t, `
+ns = param("ns", "default")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "before-hog"}, "data": {"k": "v"}}, namespace = ns)
+x = "a" * (1 << 24)
+keep = [x + str(i) for i in range(200)]
+`)
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--yes", "--max-memory", "256Mi", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan)
+	})
+	if r.code != exit.PlanFailed || !strings.Contains(r.errOut, "plate: plan.star:5:") || !strings.Contains(r.errOut, "holds more than 256Mi of memory") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if !strings.Contains(r.out, "preflight failed: nothing was written") {
+		t.Errorf("the preflight did not stop the run:\n%s", r.out)
+	}
+	if len(muts) != 0 {
+		t.Errorf("%d writes, want none: %v", len(muts), muts)
+	}
+}
