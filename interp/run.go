@@ -30,6 +30,9 @@ type RunOptions struct {
 	Params map[string]starlark.Value
 	// MaxSteps bounds the execution steps per module (0: DefaultMaxSteps).
 	MaxSteps uint64
+	// MaxMemory bounds the memory the evaluation may hold, in bytes (0:
+	// DefaultMaxMemory).
+	MaxMemory uint64
 	// ThreadInit, if set, prepares every thread (the plan's and each
 	// loaded module's): tests attach reporters here.
 	ThreadInit func(*starlark.Thread)
@@ -53,6 +56,8 @@ func (p *Plan) ExecModule(ctx context.Context, opts RunOptions) (starlark.String
 		predeclared: withStandard(opts.Predeclared),
 		cache:       map[string]*module{},
 	}
+	l.mem = guardMemory(opts.MaxMemory, p.Name)
+	defer l.mem.close()
 	thread := l.newThread(p.Name)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
 	defer stop()
@@ -71,6 +76,15 @@ func (p *Plan) ExecModule(ctx context.Context, opts RunOptions) (starlark.String
 		return nil, drainErr
 	}
 	if err != nil {
+		if why := l.mem.tripped(); why != "" {
+			// Where the plan was when it was stopped, in the guard's words.
+			xe := &exit.Error{Code: exit.PlanFailed, Msg: why, Err: err}
+			var ce *exit.Error
+			if errors.As(Convert(err), &ce) {
+				xe.Pos, xe.Backtrace = ce.Pos, ce.Backtrace
+			}
+			return nil, xe
+		}
 		return nil, Convert(err)
 	}
 	return globals, nil
@@ -108,6 +122,9 @@ type loader struct {
 	predeclared starlark.StringDict
 	cache       map[string]*module
 	stack       []string
+	// mem stops every thread when the evaluation holds too much memory
+	// (nil: no guard).
+	mem *memoryGuard
 }
 
 func (l *loader) newThread(name string) *starlark.Thread {
@@ -117,6 +134,7 @@ func (l *loader) newThread(name string) *starlark.Thread {
 		max = DefaultMaxSteps
 	}
 	t.SetMaxExecutionSteps(max)
+	l.mem.add(t)
 	t.Print = l.print
 	builtins.SetRun(t, &builtins.Run{Ctx: l.ctx, Engine: l.opts.Engine, Root: l.plan.Root})
 	builtins.SetClock(t, l.opts.Engine)

@@ -26,6 +26,7 @@ import (
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/exit"
 	ih "github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/kube/readiness"
 	kwait "github.com/plate-dev/plate/internal/kube/wait"
 	"github.com/plate-dev/plate/internal/progress"
@@ -369,6 +370,10 @@ func waitSubject(args starlark.Tuple, selector, ns string) trace.Subject {
 // runs even when the wait was interrupted, on a context of its own with a
 // short bound. What it did is added to the error, below its first line.
 func recordVerdict(c *builtins.Call, revs []builtins.ReleaseRevision, cause error) error {
+	if kube.IsLost(cause) {
+		// Helm's storage is on the cluster that stopped answering.
+		return cause
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Ctx), verdictTimeout)
 	defer cancel()
 	reason := cause.Error()

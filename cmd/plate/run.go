@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/plate-dev/plate/builtins/registry"
 	"github.com/plate-dev/plate/internal/engine"
@@ -39,6 +40,7 @@ type RunOptions struct {
 	// error, not a warning.
 	Strict bool
 	Selectors         []string
+	MaxMemory         string
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
@@ -87,6 +89,7 @@ diffs are computed), nothing is written.`,
 	fl.IntVar(&opts.Concurrency, "concurrency", engine.DefaultConcurrency, "how many concurrent steps (calls with needs=) may run at once")
 	fl.StringArrayVarP(&opts.Selectors, "selector", "l", nil, "act only on the releases selected: -l name=plate-api, -l namespace=plate-stg,name!=plate-web (repeatable: any may match); other release steps are skipped")
 	fl.Uint64Var(&opts.MaxSteps, "max-steps", interp.DefaultMaxSteps, "Starlark execution step limit per module")
+	fl.StringVar(&opts.MaxMemory, "max-memory", "2Gi", "memory the plan's evaluation may hold (512Mi, 4Gi, …); a plan that holds more is stopped")
 	_ = cmd.RegisterFlagCompletionFunc("param", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) == 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -153,6 +156,10 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return exit.Wrap(exit.Usage, err)
 	}
+	maxMemory, err := parseMemory(opts.MaxMemory)
+	if err != nil {
+		return err
+	}
 	g := opts.GlobalOptions
 	// With --detailed-exitcode, the dry run's typed step records say
 	// whether anything would change.
@@ -192,6 +199,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		Prompter:          f.IO,
 		Concurrency:       opts.Concurrency,
 		MaxSteps:          opts.MaxSteps,
+		MaxMemory:         maxMemory,
 		LockNamespace:     opts.LockNamespace,
 		Out:               f.IO.Out,
 		ErrOut:            f.IO.ErrOut,
@@ -215,4 +223,13 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		trace.WriteOutcome(f.IO.Out, trace.Outcome{Status: status, ExitCode: code, Pass: ps, Changes: n, DurationMS: f.Now().Sub(start).Milliseconds()})
 	}
 	return err
+}
+
+// parseMemory reads --max-memory: a Kubernetes quantity ("512Mi", "4Gi").
+func parseMemory(s string) (uint64, error) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		return 0, exit.Errorf(exit.Usage, "--max-memory: want a positive size such as 512Mi or 4Gi, got %q", s)
+	}
+	return uint64(q.Value()), nil
 }

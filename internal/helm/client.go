@@ -102,7 +102,7 @@ type Client struct {
 	// takes one (or builds one) and puts it back when done, so that
 	// concurrent steps never share a Configuration (the SDK's are not
 	// safe for concurrent use) while sequential ones reuse its caches.
-	configs map[string][]*action.Configuration
+	configs map[string][]*opConfig
 	// generation counts invalidations: a configuration taken before one
 	// is not put back.
 	generation int
@@ -148,7 +148,7 @@ func New(opts Options) (*Client, error) {
 	}
 	return &Client{
 		opts:       opts,
-		configs:    map[string][]*action.Configuration{},
+		configs:    map[string][]*opConfig{},
 		indexes:    map[string]*repoIndex{},
 		archives:   map[string][]byte{},
 		registries: map[bool]*registry.Client{},
@@ -221,7 +221,7 @@ func (c *Client) kube(ctx context.Context) (*kube.Client, error) {
 		return nil, err
 	}
 	if _, err := kc.Clientset.Discovery().ServerVersion(); err != nil {
-		return nil, unreachable(kc, err)
+		return nil, c.unreachable(kc, err)
 	}
 	c.mu.Lock()
 	c.reached = true
@@ -229,14 +229,41 @@ func (c *Client) kube(ctx context.Context) (*kube.Client, error) {
 	return kc, nil
 }
 
-func unreachable(kc *kube.Client, err error) error {
+// unreachable explains a cluster that does not answer: before this
+// client reached it (in a dry run or a preflight), a usage error that
+// points at the kube context; once reached, or in the run pass (whose
+// preflight reached it), a lost cluster: a failed run, exit 1.
+func (c *Client) unreachable(kc *kube.Client, err error) error {
+	c.mu.Lock()
+	reached := c.reached
+	c.mu.Unlock()
+	if reached || c.Writes() {
+		lost := &kube.LostError{Server: kc.Server, Err: err}
+		return &exit.Error{Code: exit.PlanFailed, Msg: lost.Error(), Err: lost}
+	}
 	return exit.Errorf(exit.Usage, "cannot reach the cluster of %s: %v", kc.Describe(), err).
 		WithHint("check the kube context (--context, --kubeconfig) and that the API server runs")
+}
+
+// opConfig is an action configuration with the Binding its requests go
+// through (see config).
+type opConfig struct {
+	cfg  *action.Configuration
+	bind *kube.Binding
 }
 
 // config returns an action configuration of namespace for one operation,
 // reusing an idle one of this pass when there is one, and the function
 // that puts it back when the operation is done.
+//
+// Every request of the configuration (Helm's storage, its kube client, its
+// hooks' watches) is bound to ctx, which Helm's SDK does not pass on by
+// itself: a timeout or an interrupt ends them within moments even when the
+// API server hangs, and a request made once ctx has ended (Helm recording
+// a cancelled install as failed) gets kube.DefaultGrace. A configuration
+// whose operation ended with ctx is not reused: it refuses every request
+// from then on, so that what Helm left running in the background cannot
+// write after plate moved on.
 func (c *Client) config(ctx context.Context, namespace string) (*action.Configuration, *kube.Client, func(), error) {
 	kc, err := c.kube(ctx)
 	if err != nil {
@@ -244,38 +271,50 @@ func (c *Client) config(ctx context.Context, namespace string) (*action.Configur
 	}
 	c.mu.Lock()
 	gen := c.generation
-	var cfg *action.Configuration
+	var oc *opConfig
 	if idle := c.configs[namespace]; len(idle) > 0 {
-		cfg = idle[len(idle)-1]
+		oc = idle[len(idle)-1]
 		c.configs[namespace] = idle[:len(idle)-1]
 	}
 	c.mu.Unlock()
-	if cfg == nil {
-		if cfg, err = c.newConfig(kc, namespace); err != nil {
+	if oc == nil {
+		if oc, err = c.newConfig(kc, namespace); err != nil {
 			return nil, nil, nil, err
 		}
 	}
+	oc.bind.Use(ctx)
 	done := func() {
+		if kube.Ended(ctx) {
+			oc.bind.Close()
+			c.mu.Lock()
+			// The pass's validators may have been built over this
+			// configuration's clients.
+			c.validators = map[string]validation.Schema{}
+			c.mu.Unlock()
+			return
+		}
+		oc.bind.Use(nil)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.generation == gen {
-			c.configs[namespace] = append(c.configs[namespace], cfg)
+			c.configs[namespace] = append(c.configs[namespace], oc)
 		}
 	}
-	return cfg, kc, done, nil
+	return oc.cfg, kc, done, nil
 }
 
 // newConfig builds an uncached action configuration for namespace.
-func (c *Client) newConfig(kc *kube.Client, namespace string) (*action.Configuration, error) {
+func (c *Client) newConfig(kc *kube.Client, namespace string) (*opConfig, error) {
 	cfg := new(action.Configuration)
-	if err := cfg.Init(newGetter(kc, namespace), namespace, "secret", c.opts.Log); err != nil {
+	bind := new(kube.Binding)
+	if err := cfg.Init(newGetter(kc, namespace, bind), namespace, "secret", c.opts.Log); err != nil {
 		return nil, fmt.Errorf("helm: %w", err)
 	}
 	if hk, ok := cfg.KubeClient.(*hkube.Client); ok {
 		hk.Namespace = namespace
 		hk.Factory = &sharedValidator{Factory: hk.Factory, c: c}
 	}
-	return cfg, nil
+	return &opConfig{cfg: cfg, bind: bind}, nil
 }
 
 // sharedValidator is a Helm kube Factory whose Validator is the pass's
@@ -328,7 +367,7 @@ func (c *Client) clientOnlyConfig() *action.Configuration {
 // release added CRDs: the next action sees the new kinds (pitfall 8).
 func (c *Client) invalidate() {
 	c.mu.Lock()
-	c.configs = map[string][]*action.Configuration{}
+	c.configs = map[string][]*opConfig{}
 	c.validators = map[string]validation.Schema{}
 	c.generation++
 	c.mu.Unlock()

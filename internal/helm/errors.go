@@ -41,7 +41,7 @@ func (c *Client) clusterErr(kc *kube.Client, err error) error {
 	var ne net.Error
 	var ue *url.Error
 	if kc != nil && (errors.As(err, &ne) || errors.As(err, &ue)) {
-		return unreachable(kc, err)
+		return c.unreachable(kc, err)
 	}
 	return exit.Wrap(exit.PlanFailed, err)
 }
@@ -165,7 +165,25 @@ func (c *Client) runErr(kc *kube.Client, what string, timeout time.Duration, err
 	}
 	var ne net.Error
 	if kc != nil && errors.As(err, &ne) {
-		return unreachable(kc, err)
+		return c.unreachable(kc, err)
 	}
 	return &exit.Error{Code: exit.PlanFailed, Msg: fmt.Sprintf("%s: %v", what, err), Err: err}
+}
+
+// ended gives err, from an operation whose context (op, made from ctx with
+// a timeout) ended, the code of why it ended: an interrupt when ctx was
+// cancelled, a timeout otherwise. Errors that already say so, and errors
+// of operations whose context is still live, are returned as they are.
+func ended(ctx, op context.Context, what string, timeout time.Duration, err error) error {
+	if !kube.Ended(op) {
+		return err
+	}
+	var xe *exit.Error
+	if errors.As(err, &xe) && (xe.Code == exit.Timeout || xe.Code == exit.Interrupted) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return &exit.Error{Code: exit.Interrupted, Msg: what + ": interrupted", Err: err}
+	}
+	return &exit.Error{Code: exit.Timeout, Msg: fmt.Sprintf("%s: timed out after %s", what, timeout), Err: err}
 }

@@ -19,15 +19,23 @@ import (
 type restGetter struct {
 	kc        *kube.Client
 	namespace string
+	// bind ties every request to the operation using the getter (see
+	// Client.config); nil: unbound.
+	bind *kube.Binding
 }
 
 var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
 
-func newGetter(kc *kube.Client, namespace string) *restGetter {
-	return &restGetter{kc: kc, namespace: namespace}
+func newGetter(kc *kube.Client, namespace string, bind *kube.Binding) *restGetter {
+	return &restGetter{kc: kc, namespace: namespace, bind: bind}
 }
 
-func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.kc.Config), nil }
+func (g *restGetter) ToRESTConfig() (*rest.Config, error) {
+	if g.bind != nil {
+		return kube.Bind(g.kc.Config, g.bind), nil
+	}
+	return rest.CopyConfig(g.kc.Config), nil
+}
 
 func (g *restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
 	return g.kc.Discovery, nil

@@ -15,6 +15,10 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/plate-dev/plate/internal/exit"
 	"github.com/plate-dev/plate/internal/kube"
@@ -213,18 +217,27 @@ func plural(n int, word string) string {
 // the deployed release instead; offline it renders client-only. Secret
 // values never reach its diff, its error or the description Helm stores
 // with a failed revision (see secrets.go).
+//
+// Its timeout bounds the whole request, from reading the history to the
+// last write, and holds when the API server hangs (see Client.config).
 func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
-	res, err := c.installOrUpgrade(ctx, req)
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultTimeout
+	}
+	tctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	res, err := c.installOrUpgrade(tctx, req)
 	if err != nil {
 		vals, _ := req.Values.Merge()
 		secrets := installSecrets(req, vals)
-		c.scrubStored(ctx, req.Release, req.Namespace, secrets)
+		c.scrubStored(tctx, req.Release, req.Namespace, secrets)
 		var se *SchemaError
 		if errors.As(err, &se) {
 			for i := range se.Violations {
 				se.Violations[i].Reason = scrub(se.Violations[i].Reason, secrets)
 			}
 		}
+		err = ended(ctx, tctx, fmt.Sprintf("release %s in namespace %s", req.Release, req.Namespace), req.Timeout, err)
 		return nil, scrubError(err, secrets)
 	}
 	return res, nil
@@ -310,6 +323,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return nil, attributeErr(c.renderErr(kc, req.Chart, err), srcs, ch.Values)
 	}
 	res.Notes = notes
+	if err := checkRecordSize(rendered, req.Release, req.Namespace); err != nil {
+		return nil, err
+	}
 	// The manifest is parsed once: its objects serve the diff, the planned
 	// world, the summary and the trace.
 	scope := c.scope(kc.Mapper, chartCRDs)
@@ -333,6 +349,13 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		live, err = parseManifest(current.Manifest, scope, req.Namespace)
 		if err != nil {
 			live = nil
+		}
+		if current.Info.Status != release.StatusDeployed {
+			// No revision was ever deployed (a failed first install):
+			// the failed manifest says what was meant, not what exists.
+			// Only the objects that exist are there to change; the
+			// others are added.
+			live = existing(ctx, kc, live)
 		}
 		res.Action = Upgrade
 		res.FromRevision = last.Version
@@ -411,8 +434,6 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
-	defer cancel()
 	var rel *release.Release
 	if upgrade {
 		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist, rendered.Hooks)
@@ -661,6 +682,9 @@ func (c *Client) installOffline(req InstallRequest, ch *chart.Chart, vals map[st
 	if err != nil {
 		return nil, c.renderErr(nil, req.Chart, err)
 	}
+	if err := checkRecordSize(rel, req.Release, req.Namespace); err != nil {
+		return nil, err
+	}
 	objs, err := parseManifest(rel.Manifest, c.scope(nil, known), req.Namespace)
 	if err != nil {
 		return nil, exit.Errorf(exit.Usage, "chart %s: %v", req.Chart, err)
@@ -755,4 +779,32 @@ func sameChart(a, b *chart.Chart) bool {
 		return a == b
 	}
 	return a.Metadata.Name == b.Metadata.Name && a.Metadata.Version == b.Metadata.Version && a.Metadata.AppVersion == b.Metadata.AppVersion
+}
+
+// existing returns the objects of objs that exist in the cluster. An
+// object that cannot be looked up (unknown kind, no permission) is kept:
+// the diff then errs towards "changed" rather than "added".
+func existing(ctx context.Context, kc *kube.Client, objs []*object) []*object {
+	var out []*object
+	for _, o := range objs {
+		gv, err := schema.ParseGroupVersion(o.APIVersion)
+		if err != nil {
+			out = append(out, o)
+			continue
+		}
+		m, err := kc.Mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: o.Kind}, gv.Version)
+		if err != nil {
+			out = append(out, o)
+			continue
+		}
+		var ri dynamic.ResourceInterface = kc.Dynamic.Resource(m.Resource)
+		if o.Namespace != "" {
+			ri = kc.Dynamic.Resource(m.Resource).Namespace(o.Namespace)
+		}
+		if _, err := ri.Get(ctx, o.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }

@@ -66,10 +66,20 @@ func (r *RollbackResult) Text() string { return r.Diff.Text() }
 // Rollback restores an earlier revision of a release as a new revision. It
 // does not wait for readiness. In a dry pass it reports the revision it
 // would restore and the diff.
-func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (*RollbackResult, error) {
+func (c *Client) Rollback(ctx context.Context, req RollbackRequest) (_ *RollbackResult, err error) {
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
+	// The timeout bounds the whole request, also when the API server
+	// hangs (see Client.config).
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			err = ended(parent, ctx, fmt.Sprintf("release %s in namespace %s", req.Release, req.Namespace), req.Timeout, err)
+		}
+	}()
 	cfg, kc, hist, done, err := c.openRelease(ctx, req.Release, req.Namespace)
 	if err != nil {
 		return nil, err

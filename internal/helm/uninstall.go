@@ -73,10 +73,20 @@ func (r *UninstallResult) Summary() string {
 // Uninstall removes a release and its objects (except those with
 // helm.sh/resource-policy: keep). An absent release is not an error. It
 // does not wait for the objects to be gone.
-func (c *Client) Uninstall(ctx context.Context, req UninstallRequest) (*UninstallResult, error) {
+func (c *Client) Uninstall(ctx context.Context, req UninstallRequest) (_ *UninstallResult, err error) {
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultTimeout
 	}
+	// The timeout bounds the whole request, also when the API server
+	// hangs (see Client.config).
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			err = ended(parent, ctx, fmt.Sprintf("release %s in namespace %s", req.Release, req.Namespace), req.Timeout, err)
+		}
+	}()
 	cfg, kc, hist, done, err := c.openRelease(ctx, req.Release, req.Namespace)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
@@ -32,6 +33,9 @@ type Settings struct {
 	// Namespace is the default namespace for builtins; empty means the
 	// context's namespace, or "default".
 	Namespace string
+	// RequestTimeout bounds each request that is not a watch (0:
+	// DefaultRequestTimeout; negative: none).
+	RequestTimeout time.Duration
 }
 
 // Client is a connection to one cluster.
@@ -50,6 +54,8 @@ type Client struct {
 	Dynamic   dynamic.Interface
 	Mapper    meta.ResettableRESTMapper
 	Discovery discovery.CachedDiscoveryInterface
+	// Health says whether the API server answers this client's requests.
+	Health *Health
 	// Loader is the kubeconfig loader, for adapters (Helm) that build
 	// their own clients from the same settings.
 	Loader clientcmd.ClientConfig
@@ -112,6 +118,20 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 		cfg.QPS = 50
 		cfg.Burst = 100
 	}
+	timeout := s.RequestTimeout
+	if timeout == 0 {
+		timeout = DefaultRequestTimeout
+	}
+	health := new(Health)
+	{
+		prev := cfg.WrapTransport
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			if prev != nil {
+				rt = prev(rt)
+			}
+			return deadlines{next: rt, timeout: timeout, health: health}
+		}
+	}
 	if readOnly {
 		prev := cfg.WrapTransport
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
@@ -142,6 +162,7 @@ func Connect(s Settings, readOnly bool) (*Client, error) {
 		Mapper:      restmapper.NewDeferredDiscoveryRESTMapper(disc),
 		Discovery:   disc,
 		Loader:      loader,
+		Health:      health,
 		Planned:     NewPlanned(),
 	}, nil
 }

@@ -75,6 +75,9 @@ type Options struct {
 	// MaxSteps bounds the Starlark steps per module (0: interp's default).
 	Concurrency int
 	MaxSteps    uint64
+	// MaxMemory bounds the memory a pass's evaluation may hold, in bytes
+	// (0: interp's default).
+	MaxMemory uint64
 	// LockNamespace holds the run lock's Lease (default "default"). NoLock
 	// runs without the lock (tests that count writes or run in parallel).
 	LockNamespace string
@@ -363,6 +366,7 @@ func (r *Runner) execOptions(eng *engine.Engine) interp.RunOptions {
 		Predeclared: r.plan.Predeclared,
 		Params:      r.plan.Params,
 		MaxSteps:    r.o.MaxSteps,
+		MaxMemory:   r.o.MaxMemory,
 		ThreadInit:  r.o.ThreadInit,
 	}
 }

@@ -22,6 +22,14 @@ func (e *Error) message() string {
 		ready, total = e.Report.Counts()
 	}
 	switch e.Cause {
+	case CauseLost:
+		if e.Lost != nil {
+			b.WriteString(e.Lost.Error())
+		} else {
+			b.WriteString("lost the cluster")
+		}
+		fmt.Fprintf(&b, " (%d/%d ready when it stopped answering)", ready, total)
+		return b.String()
 	case CauseFailed:
 		for _, o := range e.Report.Objects {
 			if o.Result.State == readiness.Failed || (o.Result.State == readiness.Unknown && o.Result.Reason == readiness.ReasonRuleError) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/plate-dev/plate/internal/kube"
 )
 
 // The resources a selector target lists: the workloads it may match.
@@ -84,7 +87,11 @@ type sources struct {
 
 	mu      sync.Mutex
 	lastErr error
-	fatal   chan error
+	// unreachableSince is when list and watch requests began to fail
+	// without an answer from the API server (zero: they do not); see
+	// Options.LostAfter.
+	unreachableSince time.Time
+	fatal            chan error
 }
 
 // plan decides which informers the targets need.
@@ -270,6 +277,9 @@ func (s *sources) watchError(r *cache.Reflector, err error) {
 	}
 	s.mu.Lock()
 	s.lastErr = err
+	if kube.IsUnreachable(err) && s.unreachableSince.IsZero() {
+		s.unreachableSince = time.Now()
+	}
 	s.mu.Unlock()
 	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 		select {
@@ -277,6 +287,21 @@ func (s *sources) watchError(r *cache.Reflector, err error) {
 		default:
 		}
 	}
+}
+
+// unreachable returns since when the API server has not answered the
+// informers (zero: it answers, as far as they know).
+func (s *sources) unreachable() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unreachableSince
+}
+
+// reachable forgets an unreachable API server that answers again.
+func (s *sources) reachable() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unreachableSince = time.Time{}
 }
 
 // lastError returns the most recent list or watch error, if any.

@@ -32,6 +32,14 @@ const DefaultTimeout = 5 * time.Minute
 // address pools are exhausted) never will.
 const DefaultLoadBalancerTimeout = 60 * time.Second
 
+// DefaultLostAfter is how long a wait rides out an API server that does
+// not answer before it says the cluster was lost.
+const DefaultLostAfter = 30 * time.Second
+
+// lostCheckEvery is how often a wait looks whether its API server still
+// answers, while its watches fail.
+const lostCheckEvery = 2 * time.Second
+
 // Clients are what a Waiter talks to the cluster with.
 type Clients struct {
 	// Typed lists and watches pods, ReplicaSets, events and storage classes.
@@ -43,6 +51,11 @@ type Clients struct {
 	Mapper meta.ResettableRESTMapper
 	// Discovery, optional, expands short names published by the cluster.
 	Discovery discovery.DiscoveryInterface
+	// Server names the API server in a lost-cluster error.
+	Server string
+	// Health, optional, says since when the API server has not answered
+	// the clients' requests (watches retried by client-go included).
+	Health *kube.Health
 }
 
 // Waiter waits for objects to become ready.
@@ -55,7 +68,7 @@ func New(c Clients) *Waiter { return &Waiter{c: c} }
 
 // ForClient returns a Waiter over plate's Kubernetes client.
 func ForClient(kc *kube.Client) *Waiter {
-	return New(Clients{Typed: kc.Clientset, Dynamic: kc.Dynamic, Mapper: kc.Mapper, Discovery: kc.Discovery})
+	return New(Clients{Typed: kc.Clientset, Dynamic: kc.Dynamic, Mapper: kc.Mapper, Discovery: kc.Discovery, Server: kc.Server, Health: kc.Health})
 }
 
 // Options tune a wait.
@@ -71,6 +84,12 @@ type Options struct {
 	LoadBalancerTimeout time.Duration
 	// Namespace is used for namespaced targets that name none.
 	Namespace string
+	// LostAfter is how long the API server may not answer the wait's
+	// watches before the wait ends with a lost cluster
+	// (DefaultLostAfter when zero). A restart of the API server is
+	// ridden out; a wait whose timeout ends while the server does not
+	// answer ends with a lost cluster too, not with stale reasons.
+	LostAfter time.Duration
 	// Now is the clock (time.Now when nil). Timers still run on real time.
 	Now func() time.Time
 	// OnChange, when set, receives a snapshot whenever an object's verdict
@@ -142,6 +161,9 @@ const (
 	// CauseLoadBalancer: a LoadBalancer Service got no address within
 	// Options.LoadBalancerTimeout.
 	CauseLoadBalancer Cause = "load-balancer-timeout"
+	// CauseLost: the API server stopped answering (Options.LostAfter);
+	// Error.Lost says where and why.
+	CauseLost Cause = "lost-cluster"
 )
 
 // Error is returned when a wait ends without every object ready.
@@ -154,6 +176,16 @@ type Error struct {
 	// WatchErr is the last list or watch error, if any (it may explain a
 	// timeout).
 	WatchErr error
+	// Lost is set with CauseLost.
+	Lost *kube.LostError
+}
+
+// Unwrap returns the lost-cluster error of a wait that lost its cluster.
+func (e *Error) Unwrap() error {
+	if e.Lost != nil {
+		return e.Lost
+	}
+	return nil
 }
 
 // IsTimeout reports whether the wait ran out of time (overall or for a
@@ -214,6 +246,12 @@ func (w *Waiter) Wait(ctx context.Context, targets []Target, opts Options) (*Rep
 	recheck := time.NewTimer(time.Hour)
 	recheck.Stop()
 	defer recheck.Stop()
+	lostAfter := opts.LostAfter
+	if lostAfter <= 0 {
+		lostAfter = DefaultLostAfter
+	}
+	lostCheck := time.NewTicker(lostCheckEvery)
+	defer lostCheck.Stop()
 	ready := false
 	for {
 		select {
@@ -222,7 +260,17 @@ func (w *Waiter) Wait(ctx context.Context, targets []Target, opts Options) (*Rep
 		case err := <-src.fatal:
 			return s.report(opts.now()), fmt.Errorf("cannot watch the objects: %w", err)
 		case <-timeout.C:
-			return s.report(opts.now()), &Error{Cause: CauseTimeout, Timeout: opts.Timeout, Report: s.report(opts.now()), WatchErr: src.lastError()}
+			r := s.report(opts.now())
+			if lost := w.lost(ctx, src, 0); lost != nil {
+				return r, &Error{Cause: CauseLost, Report: r, WatchErr: src.lastError(), Lost: lost}
+			}
+			return r, &Error{Cause: CauseTimeout, Timeout: opts.Timeout, Report: r, WatchErr: src.lastError()}
+		case <-lostCheck.C:
+			if lost := w.lost(ctx, src, lostAfter); lost != nil {
+				r := s.report(opts.now())
+				return r, &Error{Cause: CauseLost, Report: r, WatchErr: src.lastError(), Lost: lost}
+			}
+			continue
 		case <-synced:
 			ready, synced = true, nil
 		case <-dirty:
@@ -660,4 +708,37 @@ func (s *session) report(now time.Time) *Report {
 func IsTimeout(err error) bool {
 	var we *Error
 	return errors.As(err, &we) && we.IsTimeout()
+}
+
+// lost returns a lost-cluster error when the wait's watches have failed
+// without an answer for at least after and the API server does not answer
+// a request of its own either (one that answers is taken as back: the
+// watches follow).
+func (w *Waiter) lost(ctx context.Context, src *sources, after time.Duration) *kube.LostError {
+	since := src.unreachable()
+	if hs, _ := w.c.Health.Unreachable(); !hs.IsZero() && (since.IsZero() || hs.Before(since)) {
+		since = hs
+	}
+	if since.IsZero() || time.Since(since) < after {
+		return nil
+	}
+	err := w.probe(ctx)
+	if err == nil || ctx.Err() != nil {
+		src.reachable()
+		return nil
+	}
+	return &kube.LostError{Server: w.c.Server, Err: fmt.Errorf("no answer for %s: %w", time.Since(since).Round(time.Second), err)}
+}
+
+// probeTimeout bounds the request that checks whether the API server
+// answers.
+const probeTimeout = 5 * time.Second
+
+func (w *Waiter) probe(ctx context.Context) error {
+	if w.c.Typed == nil || w.c.Typed.Discovery() == nil || w.c.Typed.Discovery().RESTClient() == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return w.c.Typed.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
 }
