@@ -94,13 +94,16 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	if err != nil {
 		return nil, err
 	}
+	// The secrets the manifest carries: an error that quotes one (the
+	// API server quotes invalid values) and the objects returned hide them.
+	secrets := builtins.Secrets(manifest)
 	res, err := c.Engine.Objects().Apply(c.Ctx, objs, namespace)
 	if err != nil {
-		return nil, c.Fail(err)
+		return nil, builtins.ScrubError(c.Fail(err), secrets)
 	}
 	out := make([]starlark.Value, 0, len(res.Objects))
 	for _, o := range res.Objects {
-		v, err := builtins.FromGo(o.Object)
+		v, err := builtins.FromGoHiding(o.Object, secrets)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +125,13 @@ func objects(c *builtins.Call, manifest starlark.Value, file string) ([]*unstruc
 	switch m := manifest.(type) {
 	case starlark.NoneType:
 	case starlark.String:
-		d, err := decodeYAML(strings.NewReader(string(m)), "manifest")
+		// A manifest written with "…%s…" % secret(…) carries the secret
+		// as a token: the API server gets its text.
+		text, err := builtins.Unseal(string(m))
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		d, err := decodeYAML(strings.NewReader(text), "manifest")
 		if err != nil {
 			return nil, err
 		}

@@ -312,6 +312,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
+	// The revision records where its secret() values are, for the diffs
+	// of later rollbacks and restores.
+	markSecretPaths(ch, secretPaths(vals, req.Values.Secrets))
 	var rel *release.Release
 	if upgrade {
 		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist)
