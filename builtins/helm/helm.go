@@ -184,6 +184,11 @@ func (a *chartArgs) valuesOf(c *builtins.Call) (ih.Values, error) {
 	default:
 		return v, exit.Errorf(exit.Usage, "%s: values: got %s, want a list of values file paths", c.Name, a.values.Type())
 	}
+	for _, p := range paths {
+		if trace.HasToken(p) {
+			return v, exit.Errorf(exit.Usage, "%s: values: a secret() value (or a string made from one) cannot be a file path", c.Name)
+		}
+	}
 	root := c.Path("//")
 	for _, p := range paths {
 		abs := c.Path(p)

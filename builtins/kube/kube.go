@@ -39,6 +39,10 @@ them as a list of dicts, as the API server stored them.
 - ` + "`file`" + `: a YAML file instead, relative to the plan file (or ` + "`//`" + ` from the project root).
 - ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + `, else the context's, else "default".
 
+The data and stringData values of the Secrets it returns are secret() values, and
+so is every returned string that contains a secret() the manifest carried: print()
+shows them as <redacted>.
+
 The summary counts created, updated and unchanged objects. In a dry run the
 API server validates the objects (server-side dry run) and nothing is stored.
 
@@ -55,7 +59,9 @@ API server validates the objects (server-side dry run) and nothing is stored.
 (and in an offline dry run, which reads no cluster).
 ` + "`kind`" + ` is a kind ("Deployment"), a resource ("deployments.apps") or
 "group/version/Kind". ` + "`namespace`" + ` is for namespaced kinds (default: ` + "`-n`" + `, else
-the context's, else "default").`,
+the context's, else "default"). The data and stringData values of a Secret come
+back as secret() values (print() shows <redacted>; kube_apply and set= still get
+their text).`,
 			Fn: get,
 		},
 		{
