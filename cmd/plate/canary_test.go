@@ -213,8 +213,12 @@ print("url", url, str(pw), "{}".format(pw), pw + "!", json.encode({"p": pw}))
 print({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "data": {"password": %q}, "stringData": {"url": %q}})
 print(struct(api_token = %q, name = "db"), [{"password": %q}])
 kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "db"}, "data": {"url": url}})
+print("rendered", helm_template("chart", set = {"dbUrl": url}))
 fail("cannot reach " + url)
-`, pw, b64, pw, pw, pw)})
+`, pw, b64, pw, pw, pw),
+		"chart/Chart.yaml":        "apiVersion: v2\nname: fmt\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fmt}\ndata: {dbUrl: {{ .Values.dbUrl | quote }}, other: plain}\n",
+	})
 	plan := filepath.Join(dir, "plan.star")
 	for _, args := range [][]string{
 		{"run", "--dry-run", "--offline", plan},
@@ -232,7 +236,8 @@ fail("cannot reach " + url)
 		}
 		out := strings.ReplaceAll(r.out, `\"`, `"`) // JSON quotes the printed text
 		if !strings.Contains(out, "postgres://app:<redacted>@db <redacted> <redacted> <redacted>! {") ||
-			!strings.Contains(out, `"data": {"password": <redacted>}`) || !strings.Contains(out, `api_token = <redacted>`) {
+			!strings.Contains(out, `"data": {"password": <redacted>}`) || !strings.Contains(out, `api_token = <redacted>`) ||
+			!strings.Contains(out, `"data": {"dbUrl": <redacted>, "other": "plain"}`) {
 			t.Errorf("%s: print shows:\n%s", what, r.out)
 		}
 	}
