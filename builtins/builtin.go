@@ -212,7 +212,19 @@ func (c *Call) Unpack(args starlark.Tuple, kwargs []starlark.Tuple, dst ...any) 
 	for i, n := range names {
 		pairs = append(pairs, n, dst[i])
 	}
-	return starlark.UnpackArgs(c.Name, args, kwargs, pairs...)
+	if err := starlark.UnpackArgs(c.Name, args, kwargs, pairs...); err != nil {
+		return err
+	}
+	// A string made from a secret() (see Secret) carries it as a token:
+	// only values and manifests reveal it. A name, a namespace, a path or
+	// a message would show it, or use the token itself.
+	for i, d := range dst {
+		if p, ok := d.(*string); ok && trace.HasToken(*p) {
+			return fmt.Errorf("%s: for parameter %q: a secret() value (or a string made from one) cannot be used here: "+
+				"it would be shown or used as is; secret() values go into set= values and kube_apply manifests", c.Name, strings.TrimSuffix(names[i], "??"))
+		}
+	}
+	return nil
 }
 
 // Namespace resolves a namespace argument ("" when none was given) by

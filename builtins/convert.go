@@ -5,31 +5,13 @@ import (
 	"math"
 	"math/big"
 	"sort"
+	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/plate-dev/plate/internal/trace"
 )
-
-// Secret is a Starlark string value that is never printed: the trace, print
-// and error messages show <redacted>. Builtins that need the value (values
-// for a chart, a Secret's data) reveal it with ToGo.
-type Secret struct{ value string }
-
-var _ starlark.Value = (*Secret)(nil)
-
-// NewSecret wraps s.
-func NewSecret(s string) *Secret { return &Secret{value: s} }
-
-// Reveal returns the secret string.
-func (s *Secret) Reveal() string { return s.value }
-
-func (s *Secret) String() string        { return trace.Redacted }
-func (s *Secret) Type() string          { return "secret" }
-func (s *Secret) Freeze()               {}
-func (s *Secret) Truth() starlark.Bool  { return s.value != "" }
-func (s *Secret) Hash() (uint32, error) { return starlark.String(s.value).Hash() }
 
 // ForTrace converts v to plain Go data for the trace, keeping secrets
 // marked so that redaction replaces them.
@@ -62,7 +44,13 @@ func convert(v starlark.Value, reveal bool, depth int) (any, error) {
 	case starlark.Float:
 		return float64(v), nil
 	case starlark.String:
-		return string(v), nil
+		if !trace.HasToken(string(v)) {
+			return string(v), nil
+		}
+		if !reveal {
+			return trace.RedactTokens(string(v)), nil
+		}
+		return Unseal(string(v))
 	case *Secret:
 		if reveal {
 			return v.value, nil
@@ -77,7 +65,10 @@ func convert(v starlark.Value, reveal bool, depth int) (any, error) {
 		for _, item := range v.Items() {
 			k, ok := starlark.AsString(item[0])
 			if !ok {
-				return nil, fmt.Errorf("dict key %s is not a string", item[0])
+				return nil, fmt.Errorf("dict key %s is not a string", trace.RedactTokens(item[0].String()))
+			}
+			if trace.HasToken(k) {
+				return nil, fmt.Errorf("dict key %s: %s", trace.RedactTokens(k), errSecretKey)
 			}
 			x, err := convert(item[1], reveal, depth+1)
 			if err != nil {
@@ -133,8 +124,28 @@ func convertIter(it starlark.Iterable, n int, reveal bool, depth int) (any, erro
 }
 
 // FromGo converts plain Go data (as JSON or YAML decoding produces) to
-// frozen Starlark values: maps become dicts with sorted keys.
-func FromGo(v any) (starlark.Value, error) {
+// frozen Starlark values: maps become dicts with sorted keys. The values of
+// a Secret object's data and stringData become secret() values: print()
+// and the trace show them as <redacted>, and they still work wherever a
+// secret() does (kube_apply, set=).
+func FromGo(v any) (starlark.Value, error) { return fromGo(v, nil) }
+
+// FromGoHiding is FromGo for data that may contain the secrets a call
+// revealed (the objects kube_apply gets back, the manifests helm_template
+// renders): every string that contains one of secrets becomes a secret()
+// value too.
+func FromGoHiding(v any, secrets []string) (starlark.Value, error) {
+	var long []string
+	for _, s := range secrets {
+		// As diffs do: replacing one or two bytes would hide most text.
+		if len(s) >= 3 {
+			long = append(long, s)
+		}
+	}
+	return fromGo(v, long)
+}
+
+func fromGo(v any, secrets []string) (starlark.Value, error) {
 	switch v := v.(type) {
 	case nil:
 		return starlark.None, nil
@@ -156,6 +167,11 @@ func FromGo(v any) (starlark.Value, error) {
 	case *big.Int:
 		return starlark.MakeBigInt(v), nil
 	case string:
+		for _, s := range secrets {
+			if strings.Contains(v, s) {
+				return NewSecret(v), nil
+			}
+		}
 		return starlark.String(v), nil
 	case []string:
 		l := make([]starlark.Value, len(v))
@@ -168,7 +184,7 @@ func FromGo(v any) (starlark.Value, error) {
 	case []any:
 		l := make([]starlark.Value, len(v))
 		for i, x := range v {
-			sv, err := FromGo(x)
+			sv, err := fromGo(x, secrets)
 			if err != nil {
 				return nil, err
 			}
@@ -183,9 +199,16 @@ func FromGo(v any) (starlark.Value, error) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		isSecret := v["kind"] == "Secret"
 		d := starlark.NewDict(len(v))
 		for _, k := range keys {
-			sv, err := FromGo(v[k])
+			var sv starlark.Value
+			var err error
+			if isSecret && (k == "data" || k == "stringData") {
+				sv, err = secretData(v[k])
+			} else {
+				sv, err = fromGo(v[k], secrets)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -199,4 +222,34 @@ func FromGo(v any) (starlark.Value, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("cannot convert %T to a Starlark value", v)
+}
+
+// secretData converts a Secret's data or stringData: its keys stay
+// visible, its string values become secret() values.
+func secretData(v any) (starlark.Value, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return FromGo(v)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	d := starlark.NewDict(len(m))
+	for _, k := range keys {
+		var sv starlark.Value = starlark.None
+		switch x := m[k].(type) {
+		case string:
+			sv = NewSecret(x)
+		case nil:
+		default:
+			return FromGo(v)
+		}
+		if err := d.SetKey(starlark.String(k), sv); err != nil {
+			return nil, err
+		}
+	}
+	d.Freeze()
+	return d, nil
 }

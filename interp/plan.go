@@ -82,6 +82,7 @@ func standard() starlark.StringDict {
 		"json":   json.Module,
 		"time":   time.Module,
 		"param":  starlark.NewBuiltin("param", paramBuiltin),
+		"print":  starlark.NewBuiltin("print", printBuiltin),
 	}
 }
 

@@ -233,8 +233,24 @@ func (e *loadError) Unwrap() error { return e.err }
 
 // Convert turns an evaluation error into an *exit.Error with the innermost
 // plan position, the Starlark backtrace (never a Go stack) and the exit code
-// of the builtin error that caused it (1 when none).
+// of the builtin error that caused it (1 when none). A secret() formatted
+// into its message (fail("bad " + url), a value quoted by a builtin) shows
+// as <redacted>.
 func Convert(err error) error {
+	out := convert(err)
+	var xe *exit.Error
+	if !errors.As(out, &xe) || xe != out {
+		return out
+	}
+	if !trace.HasToken(xe.Msg) && !trace.HasToken(xe.Hint) && !trace.HasToken(xe.Backtrace) {
+		return out
+	}
+	cp := *xe
+	cp.Msg, cp.Hint, cp.Backtrace = trace.RedactTokens(xe.Msg), trace.RedactTokens(xe.Hint), trace.RedactTokens(xe.Backtrace)
+	return &cp
+}
+
+func convert(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -83,7 +83,17 @@ them. Errors name the file and line. Paths resolve as for read_file.`,
 			Effect: engine.Read,
 			Pure:   true,
 			Doc: `Marks a string ` + "`value`" + ` as secret. The value works wherever a string does in
-values and manifests, but the trace, print() and error messages show <redacted>.`,
+values (` + "`set=`" + `) and manifests (` + "`kube_apply`" + `), but the trace, print() and error messages
+show <redacted>.
+
+Formatting keeps it secret: ` + "`\"postgres://app:%s@db\" % pw`" + `, ` + "`str(pw)`" + `,
+` + "`\"{}\".format(pw)`" + `, ` + "`pw + \"…\"`" + ` and ` + "`json.encode(…)`" + ` give a string that carries the
+secret sealed (encrypted with a key of the running process): the cluster gets the
+real text, outputs show ` + "`postgres://app:<redacted>@db`" + `. Inside the plan that string is
+not the real text (its length and contents differ), and a string operation that
+cuts or changes the sealed part (slicing, ` + "`upper()`" + `) makes the builtin that gets
+it fail with the plan position; so does a secret used where plate would show it
+or use it as is (a release name, a namespace, a path, a dict key).`,
 			Fn: secret,
 		},
 	}

@@ -195,6 +195,11 @@ func (a *chartArgs) valuesOf(c *builtins.Call) (ih.Values, error) {
 	default:
 		return v, exit.Errorf(exit.Usage, "%s: values: got %s, want a list of values file paths", c.Name, a.values.Type())
 	}
+	for _, p := range paths {
+		if trace.HasToken(p) {
+			return v, exit.Errorf(exit.Usage, "%s: values: a secret() value (or a string made from one) cannot be a file path", c.Name)
+		}
+	}
 	root := c.Path("//")
 	for _, p := range paths {
 		abs := c.Path(p)
@@ -210,37 +215,9 @@ func (a *chartArgs) valuesOf(c *builtins.Call) (ih.Values, error) {
 			return v, exit.Errorf(exit.Usage, "%s: set: %v", c.Name, err)
 		}
 		v.Set = g.(map[string]any)
-		v.Secrets = secretsIn(a.set)
+		v.Secrets = builtins.Secrets(a.set)
 	}
 	return v, nil
-}
-
-// secretsIn collects the revealed strings of every secret() in v.
-func secretsIn(v starlark.Value) []string {
-	var out []string
-	var walk func(starlark.Value, int)
-	walk = func(v starlark.Value, depth int) {
-		if depth > 100 {
-			return
-		}
-		switch x := v.(type) {
-		case *builtins.Secret:
-			out = append(out, x.Reveal())
-		case *starlark.Dict:
-			for _, kv := range x.Items() {
-				walk(kv[1], depth+1)
-			}
-		case starlark.Iterable:
-			it := x.Iterate()
-			defer it.Done()
-			var e starlark.Value
-			for it.Next(&e) {
-				walk(e, depth+1)
-			}
-		}
-	}
-	walk(v, 0)
-	return out
 }
 
 func stepID(c *builtins.Call) string {
@@ -508,7 +485,7 @@ func template(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 	c.Report.Summary = res.Summary()
 	out := make([]starlark.Value, 0, len(res.Objects))
 	for _, o := range res.Objects {
-		v, err := builtins.FromGo(o)
+		v, err := builtins.FromGoHiding(o, vals.Secrets)
 		if err != nil {
 			return nil, c.Fail(err)
 		}

@@ -39,6 +39,10 @@ them as a list of dicts, as the API server stored them.
 - ` + "`file`" + `: a YAML file instead, relative to the plan file (or ` + "`//`" + ` from the project root).
 - ` + "`namespace`" + `: for namespaced objects that name none; defaults to ` + "`-n`" + `, else the context's, else "default".
 
+The data and stringData values of the Secrets it returns are secret() values, and
+so is every returned string that contains a secret() the manifest carried: print()
+shows them as <redacted>.
+
 The summary counts created, updated and unchanged objects. In a dry run the
 API server validates the objects (server-side dry run) and nothing is stored;
 before that, the reference check (docs/checks.md) checks what they name against
@@ -63,7 +67,9 @@ turn ready; any other rejection, a webhook's denial included, fails at once.
 (and in an offline dry run, which reads no cluster).
 ` + "`kind`" + ` is a kind ("Deployment"), a resource ("deployments.apps") or
 "group/version/Kind". ` + "`namespace`" + ` is for namespaced kinds (default: ` + "`-n`" + `, else
-the context's, else "default").`,
+the context's, else "default"). The data and stringData values of a Secret come
+back as secret() values (print() shows <redacted>; kube_apply and set= still get
+their text).`,
 			Fn: get,
 		},
 		{
@@ -103,16 +109,19 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 		return nil, err
 	}
 	c.Report.Object(objectsSubject(objs, ns))
+	// The secrets the manifest carries: an error that quotes one (the
+	// API server quotes invalid values) and the objects returned hide them.
+	secrets := builtins.Secrets(manifest)
 	res, err := c.Engine.Objects().Apply(c.Ctx, objs, namespace)
 	if err != nil {
-		return nil, c.Fail(err)
+		return nil, builtins.ScrubError(c.Fail(err), secrets)
 	}
 	if err := c.Report.Findings(res.Findings); err != nil {
 		return nil, c.Fail(err)
 	}
 	out := make([]starlark.Value, 0, len(res.Objects))
 	for _, o := range res.Objects {
-		v, err := builtins.FromGo(o.Object)
+		v, err := builtins.FromGoHiding(o.Object, secrets)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +143,13 @@ func objects(c *builtins.Call, manifest starlark.Value, file string) ([]*unstruc
 	switch m := manifest.(type) {
 	case starlark.NoneType:
 	case starlark.String:
-		d, err := decodeYAML(strings.NewReader(string(m)), "manifest")
+		// A manifest written with "…%s…" % secret(…) carries the secret
+		// as a token: the API server gets its text.
+		text, err := builtins.Unseal(string(m))
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		d, err := decodeYAML(strings.NewReader(text), "manifest")
 		if err != nil {
 			return nil, err
 		}

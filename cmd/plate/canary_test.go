@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plate-dev/plate/internal/exit"
 )
 
 // The canaries: distinctive secret values that must never be printed.
@@ -75,7 +80,13 @@ func writeFiles(t *testing.T, dir, spec string) {
 // noCanary fails when any canary, or its base64 form, is in out.
 func noCanary(t *testing.T, what, out string) {
 	t.Helper()
-	for _, c := range canaries {
+	noSecret(t, what, out, canaries)
+}
+
+// noSecret fails when any of secrets, or its base64 form, is in out.
+func noSecret(t *testing.T, what, out string, secrets []string) {
+	t.Helper()
+	for _, c := range secrets {
 		for _, form := range []string{c, base64.StdEncoding.EncodeToString([]byte(c))} {
 			if i := strings.Index(out, form); i >= 0 {
 				lo, hi := max(0, i-200), min(len(out), i+len(form)+100)
@@ -185,4 +196,172 @@ print("installed", rel, "backup", b.id)
 	if !strings.Contains(all.String(), base64.StdEncoding.EncodeToString([]byte(canaries[3]))) {
 		t.Errorf("the backup lacks the Secret canary-creds")
 	}
+}
+
+// print() and the trace, text and JSON, show what a plan formats from a
+// secret() (%, str(), format(), +, json.encode), the data of Secret
+// objects and the values under secret-looking keys as <redacted>; errors
+// that quote a formatted secret too. No cluster: an offline dry run.
+func TestCanaryPrintAndFormatOffline(t *testing.T) {
+	const pw = "CANARY-print-pw-6e1f"
+	b64 := base64.StdEncoding.EncodeToString([]byte(pw))
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{".plateroot": "", "plan.star": fmt.Sprintf(`
+pw = secret(%q)
+url = "postgres://app:%%s@db" %% pw
+print("url", url, str(pw), "{}".format(pw), pw + "!", json.encode({"p": pw}))
+print({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "data": {"password": %q}, "stringData": {"url": %q}})
+print(struct(api_token = %q, name = "db"), [{"password": %q}])
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "db"}, "data": {"url": url}})
+print("rendered", helm_template("chart", set = {"dbUrl": url}))
+fail("cannot reach " + url)
+`, pw, b64, pw, pw, pw),
+		"chart/Chart.yaml":        "apiVersion: v2\nname: fmt\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fmt}\ndata: {dbUrl: {{ .Values.dbUrl | quote }}, other: plain}\n",
+	})
+	plan := filepath.Join(dir, "plan.star")
+	for _, args := range [][]string{
+		{"run", "--dry-run", "--offline", plan},
+		{"run", "--dry-run", "--offline", "-vv", plan},
+		{"run", "--dry-run", "--offline", "-vv", "-o", "json", plan},
+	} {
+		r := runPlate(t, "", false, args...)
+		what := strings.Join(args[:len(args)-1], " ")
+		if r.code != exit.PlanFailed {
+			t.Errorf("%s: exit %d\n%s%s", what, r.code, r.out, r.errOut)
+		}
+		noSecret(t, what, r.out+r.errOut, []string{pw, "plate-secret"})
+		if !strings.Contains(r.errOut, "cannot reach postgres://app:<redacted>@db") {
+			t.Errorf("%s: the error does not show the formatted secret redacted:\n%s", what, r.errOut)
+		}
+		out := strings.ReplaceAll(r.out, `\"`, `"`) // JSON quotes the printed text
+		if !strings.Contains(out, "postgres://app:<redacted>@db <redacted> <redacted> <redacted>! {") ||
+			!strings.Contains(out, `"data": {"password": <redacted>}`) || !strings.Contains(out, `api_token = <redacted>`) ||
+			!strings.Contains(out, `"data": {"dbUrl": <redacted>, "other": "plain"}`) {
+			t.Errorf("%s: print shows:\n%s", what, r.out)
+		}
+	}
+}
+
+// A secret() formatted into values (helm_install set=) and into manifests
+// (kube_apply, a YAML string and a dict) reaches the cluster as its real
+// text, while every output stays free of it: the runs (text, -vv, JSON),
+// print() of what kube_apply and kube_get return, the rollback and restore
+// diffs (the values sit under ordinary keys: the revision records where
+// they are), the lock refusal and recover.
+func TestE2EFormattedSecretDeploys(t *testing.T) {
+	e := newE2E(t)
+	secrets := []string{"CANARY-fmt-first-3a71", "CANARY-fmt-second-9c02", "CANARY-fmt-param-5d4e"}
+	chart := t.TempDir()
+	writeTree(t, chart, map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: fmt\nversion: 0.1.0\n",
+		"values.yaml": "dbUrl: \"\"\ndsn: \"\"\nplain: \"\"\n",
+		"templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: fmt}
+data:
+  dbUrl: {{ .Values.dbUrl | quote }}
+  dsn: {{ .Values.dsn | quote }}
+  plain: {{ .Values.plain | quote }}
+`,
+	})
+	plan := e.plan(t, `
+ns = param("ns", "default")
+db_pw = param("db_pw", "")
+pw = secret(db_pw)
+url = "postgres://app:%s@db" % pw
+backup("fmt", namespace = ns)
+helm_install("fmt", "`+chart+`", namespace = ns, set = {"dbUrl": url, "dsn": "host=db password={}".format(pw), "plain": str(pw)})
+applied = kube_apply("""
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fmt-direct}
+data:
+  url: %s
+""" % json.encode(url), namespace = ns)
+kube_apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "fmt-creds"}, "stringData": {"url": url, "pw": pw + ""}}, namespace = ns)
+print("applied", applied)
+print("read back", kube_get("Secret", "fmt-creds", namespace = ns))
+`)
+	kc := []string{"--kubeconfig", e.kubeconfig, "-p", "ns=" + e.ns}
+	check := func(what string, r result, wantCode int) {
+		t.Helper()
+		if r.code != wantCode {
+			t.Errorf("%s: exit %d, want %d\n%s%s", what, r.code, wantCode, r.out, r.errOut)
+		}
+		noSecret(t, what, r.out+r.errOut, append(secrets, "plate-secret"))
+	}
+	cs := e.c.Clientset()
+	readBack := func(pw string) {
+		t.Helper()
+		ctx := context.Background()
+		cm, err := cs.CoreV1().ConfigMaps(e.ns).Get(ctx, "fmt", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := "postgres://app:" + pw + "@db"
+		if cm.Data["dbUrl"] != url || cm.Data["dsn"] != "host=db password="+pw || cm.Data["plain"] != pw {
+			t.Errorf("the release's ConfigMap holds %v, want the real text of %s", cm.Data, pw)
+		}
+		direct, err := cs.CoreV1().ConfigMaps(e.ns).Get(ctx, "fmt-direct", metav1.GetOptions{})
+		if err != nil || direct.Data["url"] != url {
+			t.Errorf("kube_apply's ConfigMap: %v %v", direct, err)
+		}
+		sec, err := cs.CoreV1().Secrets(e.ns).Get(ctx, "fmt-creds", metav1.GetOptions{})
+		if err != nil || string(sec.Data["url"]) != url || string(sec.Data["pw"]) != pw {
+			t.Errorf("kube_apply's Secret: %v %v", sec, err)
+		}
+	}
+
+	r := runPlateNow(t, "", false, append([]string{"run", "-vv", "-p", "db_pw=" + secrets[0], plan}, kc...)...)
+	check("first run -vv", r, 0)
+	if !strings.Contains(r.out, `"url": <redacted>`) {
+		t.Errorf("print of kube_get shows no redacted Secret data:\n%s", r.out)
+	}
+	readBack(secrets[0])
+	second := append([]string{"-p", "db_pw=" + secrets[1], plan}, kc...)
+	check("dry run -vv", runPlateNow(t, "", false, append([]string{"run", "--dry-run", "-vv"}, second...)...), 0)
+	check("dry run -o json", runPlateNow(t, "", false, append([]string{"run", "--dry-run", "-vv", "-o", "json"}, second...)...), 0)
+	check("second run -o json", runPlateNow(t, "", false, append([]string{"run", "-vv", "-o", "json"}, second...)...), 0)
+	readBack(secrets[1])
+
+	// Rollback and restore previews diff rev 2 against rev 1: the values
+	// changed under ordinary keys (dbUrl, dsn, plain).
+	rb := runPlateNow(t, "", false, "rollback", "fmt", "-n", e.ns, "--kubeconfig", e.kubeconfig, "-v")
+	check("rollback preview -v", rb, exit.Aborted)
+	if !strings.Contains(rb.out+rb.errOut, "<redacted>") || !strings.Contains(rb.out+rb.errOut, "ConfigMap") {
+		t.Errorf("the rollback preview shows no masked diff:\n%s%s", rb.out, rb.errOut)
+	}
+	dir := filepath.Join(filepath.Dir(plan), "backups")
+	m := latestBackup(t, dir)
+	rs := runPlateNow(t, "", false, "backup", "restore", m.ID, "--dir", dir, "-v", "--kubeconfig", e.kubeconfig)
+	check("restore preview -v", rs, exit.Aborted)
+	if !strings.Contains(rs.out+rs.errOut, "<redacted>") {
+		t.Errorf("the restore preview shows no masked diff:\n%s%s", rs.out, rs.errOut)
+	}
+
+	// A run that holds the release's lock, started with the secret as a
+	// parameter: the refusal of a second run and recover name no value.
+	held := e.plan(t, `
+ns = param("ns", "default")
+db_password = param("db_password", "")
+helm_install("fmt", "`+chart+`", namespace = ns, set = {"plain": secret(db_password)})
+block()
+`)
+	stop := blockedRun(t, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "db_password="+secrets[2], held)
+	refused := runPlateWith(t, withTestPlugin, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "db_password=x", held)
+	check("refused run", refused, exit.PlanFailed)
+	if !strings.Contains(refused.errOut, "another plate run holds the lock") || !strings.Contains(refused.errOut, "db_password=#") {
+		t.Errorf("the refusal does not name the holder's parameters:\n%s", refused.errOut)
+	}
+	rc := runPlateNow(t, "", false, "recover", "fmt", "-n", e.ns, "--kubeconfig", e.kubeconfig)
+	noSecret(t, "recover", rc.out+rc.errOut, secrets)
+	leases, err := cs.CoordinationV1().Leases(e.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases.Items {
+		noSecret(t, "lease "+l.Name, fmt.Sprint(l.Annotations, l.Labels), secrets)
+	}
+	check("held run", stop(), exit.Interrupted)
 }

@@ -434,6 +434,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 			return nil, err
 		}
 	}
+	// The revision records where its secret() values are, for the diffs
+	// of later rollbacks and restores.
+	markSecretPaths(ch, secretPaths(vals, req.Values.Secrets))
 	var rel *release.Release
 	if upgrade {
 		rel, err = c.upgrade(ctx, cfg, kc, req, ch, vals, hist, rendered.Hooks)

@@ -147,6 +147,6 @@ func (c *Client) plannedRollback(kc *kube.Client, hist []*release.Release, cur *
 		Release:      rel,
 		FromRevision: cur.Version,
 		Restores:     target,
-		Diff:         diffObjects(live, next, valueSecrets(t.Config)),
+		Diff:         diffObjects(live, next, append(configSecrets(cur), configSecrets(t)...)),
 	}
 }

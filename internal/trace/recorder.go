@@ -64,6 +64,9 @@ func (r *Recorder) Emit(e Event) Event {
 	defer r.mu.Unlock()
 	r.seq++
 	e.Seq = r.seq
+	// A secret() value formatted into text shows as <redacted> (see
+	// RedactTokens), whichever builtin or message quotes it.
+	e.Summary = RedactTokens(e.Summary)
 	e.Time = r.now()
 	switch e.Phase {
 	case Started:

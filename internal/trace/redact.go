@@ -3,10 +3,47 @@ package trace
 import (
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Redacted replaces every value that must not be shown.
 const Redacted = "<redacted>"
+
+// A secret() value that Starlark turns into text (formatting, str(),
+// concatenation) becomes a sealed token, TokenOpen + payload + TokenClose:
+// the payload is the value encrypted with a key of the running process
+// (builtins/secret.go), so the text carries the secret to the builtins
+// that reveal it, while anything that shows it shows only ciphertext, and
+// every output replaces the token by Redacted.
+const (
+	TokenOpen  = "\u27e6plate-secret:"
+	TokenClose = "\u27e7"
+)
+
+// SecretToken matches one whole token; its group is the payload.
+var SecretToken = regexp.MustCompile(regexp.QuoteMeta(TokenOpen) + `([A-Za-z0-9_-]*)` + regexp.QuoteMeta(TokenClose))
+
+// cutToken matches what remains of a token that a string operation cut:
+// an opening (or a part of it, or the word plate-secret:) with the payload
+// after it, or a payload with its close.
+var cutToken = regexp.MustCompile("\u27e6[A-Za-z0-9_:-]*\u27e7?|plate-secret:[A-Za-z0-9_-]*\u27e7?|[A-Za-z0-9_-]*\u27e7")
+
+// HasToken reports whether s holds a token, whole or cut (its brackets or
+// the word plate-secret:). A piece cut from inside the payload holds
+// neither and cannot be recognised; it is ciphertext, never the secret.
+func HasToken(s string) bool {
+	return strings.Contains(s, "\u27e6") || strings.Contains(s, TokenClose) || strings.Contains(s, "plate-secret:")
+}
+
+// RedactTokens replaces every token in s, whole or cut, by Redacted: the
+// rest of the text (what the plan wrote around the secret) stays.
+func RedactTokens(s string) string {
+	if !HasToken(s) {
+		return s
+	}
+	s = SecretToken.ReplaceAllLiteralString(s, Redacted)
+	return cutToken.ReplaceAllLiteralString(s, Redacted)
+}
 
 var secretKey = regexp.MustCompile(`(?i)(password|passwd|token|secret|key|credential)`)
 
@@ -28,6 +65,7 @@ func Redact(v any) any {
 		out := make(map[string]any, len(v))
 		isSecret := v["kind"] == "Secret"
 		for k, x := range v {
+			k = RedactTokens(k)
 			if isSecret && (k == "data" || k == "stringData") && x != nil {
 				out[k] = redactValues(x)
 				continue
@@ -45,6 +83,8 @@ func Redact(v any) any {
 			out[i] = Redact(x)
 		}
 		return out
+	case string:
+		return RedactTokens(v)
 	default:
 		return v
 	}
