@@ -425,4 +425,12 @@ func TestE2ERecoverRefusesALiveOperation(t *testing.T) {
 	if got := statuses(e.history(t, "hooked")); got != "1:superseded 2:failed 3:deployed" {
 		t.Errorf("history after recover --force and the run's end: %s\n%s", got, errOut)
 	}
+	for _, want := range []string{
+		"plate: interrupted, and this run had lost its lock; what this run did before it stopped:",
+		"hooked in " + e.ns + ": helm_install interrupted; now: rev 3 (deployed) belongs to another run\n",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("the run's stop report lacks %q:\n%s", want, errOut)
+		}
+	}
 }

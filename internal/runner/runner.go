@@ -341,13 +341,24 @@ func (r *Runner) pass(ctx context.Context, ps trace.Pass) (*engine.Engine, error
 		if c := exit.Code(err); c != exit.Interrupted {
 			why = "stopped: " + exit.Name(c)
 		}
-		if r.locks != nil && r.locks.Lost() != nil {
-			why = "stopped: this run lost its lock"
-		}
-		st := Stop{Events: rec.Events(), Namespace: r.o.Kube.DefaultNamespace(), Why: why, Since: since}
+		// The run's locks are asked again (a run stopped by an interrupt
+		// or a failure may have lost them since its last write) while the
+		// releases are read: both are bounded, together by
+		// stopReadTimeout.
+		lost := make(chan bool, 1)
+		go func() { lost <- r.locks != nil && r.locks.Check(context.WithoutCancel(ctx)) != nil }()
+		st := Stop{Events: rec.Events(), Namespace: r.o.Kube.DefaultNamespace(), Since: since}
 		if !r.o.Offline && r.o.Script == nil {
 			st.Found = ReadReleases(ctx, eng.Releases(), st.Releases(), stopReadTimeout)
 		}
+		if <-lost {
+			if exit.Code(err) == exit.Interrupted {
+				why = "interrupted, and this run had lost its lock"
+			} else {
+				why = "stopped: this run lost its lock"
+			}
+		}
+		st.Why = why
 		st.Write(r.o.ErrOut)
 	}
 	return eng, err
