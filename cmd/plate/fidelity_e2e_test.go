@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/plate-dev/plate/internal/exit"
+	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/planfile"
 	"github.com/plate-dev/plate/internal/trace"
 )
@@ -42,6 +46,11 @@ func TestE2EPlanFidelity(t *testing.T) {
 	}
 	p := newPlatformCluster(t)
 	p.ensureProductionSecrets(t)
+	// The package's tests share one control plane: leave production
+	// without releases, as the other production tests expect it (staging
+	// ends deleted by the last case; the libraries stay, as after
+	// TestDeployAllFlags).
+	t.Cleanup(func() { p.uninstallAll(t, "plate-prod") })
 	backups := t.TempDir()
 	seen := map[string]bool{}
 	for _, tc := range []struct {
@@ -90,10 +99,47 @@ func TestE2EPlanFidelity(t *testing.T) {
 			t.Logf("%d effects planned and done", len(done))
 		})
 	}
+	// The same production upgrade through a saved plan: every write of
+	// the run is checked against the saved effects at the engine's write
+	// seam, and the run makes them all.
+	t.Run("production upgrade from a saved plan", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "prod.plan")
+		args := []string{"--dry-run", "--save-plan", file, "-p", "version=1.0.2", "-p", "backup_dir=" + backups}
+		if r := p.run(t, p.prodKubeconfig, "deploy_prod.star", args...); r.code != 0 {
+			t.Fatalf("save: exit %d\n%s", r.code, r.errOut)
+		}
+		r := runPlate(t, "", false, "apply", file, "--kubeconfig", p.prodKubeconfig, "--yes", "--detailed-exitcode")
+		if r.code != exit.ChangesPending {
+			t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.errOut)
+		}
+		if got := p.releases(t, "plate-prod"); got["plate-api"] != "4" {
+			t.Errorf("after the saved upgrade: %v", got)
+		}
+	})
 	shipped, _ := filepath.Glob(repoRoot + "/plans/*.star")
 	for _, s := range shipped {
 		if !strings.HasSuffix(s, "_test.star") && !seen[s[strings.LastIndex(s, "/")+1:]] {
 			t.Errorf("shipped plan %s has no fidelity case", s)
+		}
+	}
+}
+
+// uninstallAll uninstalls every release in namespace.
+func (p *platformCluster) uninstallAll(t *testing.T, namespace string) {
+	t.Helper()
+	kc, err := kube.Connect(kube.Settings{Kubeconfig: p.kubeconfig}, false)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	hc, err := helm.New(helm.Options{Kube: kc})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for name := range p.releases(t, namespace) {
+		if _, err := hc.Uninstall(context.Background(), helm.UninstallRequest{Release: name, Namespace: namespace}); err != nil {
+			t.Errorf("uninstalling %s: %v", name, err)
 		}
 	}
 }
