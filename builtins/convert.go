@@ -200,3 +200,31 @@ func FromGo(v any) (starlark.Value, error) {
 	}
 	return nil, fmt.Errorf("cannot convert %T to a Starlark value", v)
 }
+
+// SecretsIn collects the revealed strings of every secret() in v.
+func SecretsIn(v starlark.Value) []string {
+	var out []string
+	var walk func(starlark.Value, int)
+	walk = func(v starlark.Value, depth int) {
+		if depth > 100 {
+			return
+		}
+		switch x := v.(type) {
+		case *Secret:
+			out = append(out, x.Reveal())
+		case *starlark.Dict:
+			for _, kv := range x.Items() {
+				walk(kv[1], depth+1)
+			}
+		case starlark.Iterable:
+			it := x.Iterate()
+			defer it.Done()
+			var e starlark.Value
+			for it.Next(&e) {
+				walk(e, depth+1)
+			}
+		}
+	}
+	walk(v, 0)
+	return out
+}

@@ -199,37 +199,9 @@ func (a *chartArgs) valuesOf(c *builtins.Call) (ih.Values, error) {
 			return v, exit.Errorf(exit.Usage, "%s: set: %v", c.Name, err)
 		}
 		v.Set = g.(map[string]any)
-		v.Secrets = secretsIn(a.set)
+		v.Secrets = builtins.SecretsIn(a.set)
 	}
 	return v, nil
-}
-
-// secretsIn collects the revealed strings of every secret() in v.
-func secretsIn(v starlark.Value) []string {
-	var out []string
-	var walk func(starlark.Value, int)
-	walk = func(v starlark.Value, depth int) {
-		if depth > 100 {
-			return
-		}
-		switch x := v.(type) {
-		case *builtins.Secret:
-			out = append(out, x.Reveal())
-		case *starlark.Dict:
-			for _, kv := range x.Items() {
-				walk(kv[1], depth+1)
-			}
-		case starlark.Iterable:
-			it := x.Iterate()
-			defer it.Done()
-			var e starlark.Value
-			for it.Next(&e) {
-				walk(e, depth+1)
-			}
-		}
-	}
-	walk(v, 0)
-	return out
 }
 
 func stepID(c *builtins.Call) string {

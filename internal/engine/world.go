@@ -75,6 +75,9 @@ type Applied struct {
 	Changed []string
 	Summary string
 	Detail  any
+	// Diff is what the apply changes (would change), object by object
+	// (nil offline: nothing was compared).
+	Diff *trace.Diff
 }
 
 // ObjectRead is the answer to an object read.
