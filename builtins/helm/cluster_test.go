@@ -295,7 +295,7 @@ users:
 		{"template error", `helm_install("a", "../charts/broken", namespace = "NS")`, runOpts{}, exit.Usage,
 			[]string{"helm_install: chart ../charts/broken: template broken/templates/configmap.yaml:7:19: at <.Values.settings.logging.level>: nil pointer"}},
 		{"schema violation", `helm_install("a", "../charts/schema", namespace = "NS", set = {"replicaCount": 0})`, runOpts{}, exit.Usage,
-			[]string{"helm_install: chart ../charts/schema: values do not match values.schema.json:", "- at '/replicaCount': minimum: got 0, want 1"}},
+			[]string{"helm_install: chart ../charts/schema: values do not match values.schema.json: replicaCount: minimum: got 0, want 1 (from set=)"}},
 		{"values file missing", `
 helm_install("a", "../charts/web", namespace = "NS",
     values = ["../values/nope.yaml"])`, runOpts{}, exit.Usage,

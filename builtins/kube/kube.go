@@ -129,6 +129,10 @@ func apply(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (star
 	}
 	c.Report.Summary = res.Summary
 	c.Report.Detail = res.Detail
+	if res.Diff != nil {
+		res.Diff.Scrub(secrets)
+		c.Report.Diff = res.Diff
+	}
 	for _, ref := range res.Changed {
 		c.Report.Change(trace.Change{Object: ref, Action: trace.Applied})
 	}

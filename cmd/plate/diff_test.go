@@ -247,3 +247,34 @@ helm_install("shop", "`+webChartPath(t)+`", namespace = "`+e.ns+`", set = {"repl
 		t.Errorf("--strict run wrote: %+v", muts)
 	}
 }
+
+// A kube_apply that would change a live object shows its diff without the
+// server's bookkeeping, secret-looking keys masked.
+func TestE2EApplyDryRunShowsDiff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local control plane")
+	}
+	e := newE2E(t)
+	plan := e.plan(t, `
+mode = param("mode", "blue")
+kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+            "data": {"mode": mode, "password": secret("pw-" + mode + "-canary")}}, namespace = "`+e.ns+`")
+`)
+	if r := runPlate(t, "", false, "run", "--kubeconfig", e.kubeconfig, plan); r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	r := runPlate(t, "", false, "run", "--dry-run", "--kubeconfig", e.kubeconfig, "-p", "mode=green", plan)
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	for _, want := range []string{"~ ConfigMap/" + e.ns + "/settings changed", "-  mode: blue", "+  mode: green", "+  password: <redacted, changed>"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, r.out)
+		}
+	}
+	for _, noise := range []string{"canary", "resourceVersion", "managedFields", "creationTimestamp", "uid:"} {
+		if strings.Contains(r.out, noise) {
+			t.Errorf("dry run shows %q:\n%s", noise, r.out)
+		}
+	}
+}

@@ -86,7 +86,7 @@ func rollbackRun(ctx context.Context, f *Factory, opts *RollbackOptions) error {
 		Show: func(w io.Writer, dry *releaseClients, plan *helm.RollbackResult) {
 			fmt.Fprintf(w, "%s in %s on %s: %s\n", opts.Release, dry.namespace, dry.kube.Describe(), plan.Summary())
 			if opts.Verbose > 0 {
-				fmt.Fprint(w, indent(plan.Text()))
+				fmt.Fprint(w, indent(plan.Diff.Text()))
 			}
 		},
 		Question: func(dry *releaseClients, plan *helm.RollbackResult) string {

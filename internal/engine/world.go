@@ -79,6 +79,9 @@ type Applied struct {
 	// cluster); when one is an error nothing was applied, not even as a
 	// server-side dry run.
 	Findings []trace.Finding
+	// Diff is what the apply changes (would change), object by object
+	// (nil offline: nothing was compared).
+	Diff *trace.Diff
 }
 
 // ObjectRead is the answer to an object read.

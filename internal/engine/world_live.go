@@ -156,9 +156,19 @@ func (l live) Apply(ctx context.Context, objs []*unstructured.Unstructured, name
 		return nil, err
 	}
 	counts := map[kube.Action][]string{}
-	out := &Applied{Findings: findings}
+	out := &Applied{Findings: findings, Diff: &trace.Diff{}}
 	var notes []string
 	for _, r := range res {
+		switch {
+		case r.Action == kube.Unchanged:
+			out.Diff.Unchanged++
+		case r.Action == kube.Updated && r.Before != nil:
+			out.Diff.Objects = append(out.Diff.Objects, trace.ObjectDiff{Object: r.Ref, Change: trace.DiffChanged,
+				Diff: helm.ObjectDiff(r.Ref, r.Before.Object, r.Object.Object)})
+		case r.Action == kube.Created && r.Given != nil:
+			out.Diff.Objects = append(out.Diff.Objects, trace.ObjectDiff{Object: r.Ref, Change: trace.DiffCreated,
+				Diff: helm.ObjectDiff(r.Ref, nil, r.Given.Object)})
+		}
 		counts[r.Action] = append(counts[r.Action], r.Ref)
 		if r.Action == kube.Created || r.Action == kube.Updated {
 			out.Changed = append(out.Changed, r.Ref)

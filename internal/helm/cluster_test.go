@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -119,7 +120,7 @@ func TestLifecycle(t *testing.T) {
 	if got, want := res.Summary(), "would upgrade rev 1→2 (3 changed, 0 added, 0 removed; values changed)"; got != want {
 		t.Errorf("dry upgrade summary %q, want %q", got, want)
 	}
-	text := res.Text()
+	text := res.Diff.Text()
 	for _, want := range []string{
 		"~ ConfigMap/" + ns + "/shop-web changed",
 		"-  MESSAGE: hello",
@@ -133,9 +134,10 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("dry upgrade diff lacks %q:\n%s", want, text)
 		}
 	}
+	tdiff, _ := json.Marshal(res.TraceDiff())
 	for _, leak := range []string{"s3cr3t", "Y2hhbmdlbWU", "czNjcjN0"} {
-		if strings.Contains(text, leak) {
-			t.Errorf("diff shows a secret (%q):\n%s", leak, text)
+		if strings.Contains(text, leak) || strings.Contains(string(tdiff), leak) {
+			t.Errorf("diff shows a secret (%q):\n%s\n%s", leak, text, tdiff)
 		}
 	}
 	noWrites(t, lc, w)

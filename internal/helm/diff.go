@@ -2,7 +2,6 @@ package helm
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -315,26 +314,75 @@ func shallowCopy(m map[string]any) map[string]any {
 	return out
 }
 
-// scrub replaces every occurrence of a secret (and of its base64 form) in
-// s. Secrets shorter than 3 bytes are left alone: replacing them would
-// mangle the text and hide nothing.
-func scrub(s string, secrets []string) string {
-	if len(secrets) == 0 || s == "" {
-		return s
+// scrub replaces every secret (and its base64 form) in s (trace.Scrub).
+func scrub(s string, secrets []string) string { return trace.Scrub(s, secrets) }
+
+// ObjectDiff is the unified diff of one object outside a release (a
+// kube_apply): live against next, or the whole of next when live is nil.
+// Fields that are not changes are left out (withoutNoise); a Secret's
+// data and every value under a secret-looking key are masked as the
+// trace's arguments are (trace.Redact), showing "<redacted, changed>"
+// where the value changes.
+func ObjectDiff(ref string, live, next map[string]any) string {
+	a, b := redactPair(withoutNoise(live), withoutNoise(next))
+	ra, rb := redactKeysPair(a, b)
+	am, _ := ra.(map[string]any)
+	bm, _ := rb.(map[string]any)
+	if live == nil {
+		return unifiedDiff(nil, toYAMLLines(bm), "live (none)", "new  "+ref, 3)
 	}
-	var olds []string
-	for _, sec := range secrets {
-		if len(sec) < 3 {
+	return unifiedDiff(toYAMLLines(am), toYAMLLines(bm), "live "+ref, "new  "+ref, 3)
+}
+
+// redactKeysPair masks, in two versions of a value, what trace.Redact
+// masks (values under secret-looking keys), keeping a change visible as
+// "<redacted, changed>" on the new side.
+func redactKeysPair(a, b any) (any, any) {
+	_, al := a.([]any)
+	_, bl := b.([]any)
+	if al || bl {
+		return trace.Redact(a), trace.Redact(b)
+	}
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if !aok && !bok {
+		return a, b
+	}
+	var ra, rb map[string]any
+	if aok {
+		ra = make(map[string]any, len(am))
+	}
+	if bok {
+		rb = make(map[string]any, len(bm))
+	}
+	for k, v := range am {
+		if trace.SecretName(k) && v != nil {
+			ra[k] = trace.Redacted
 			continue
 		}
-		olds = append(olds, sec, base64.StdEncoding.EncodeToString([]byte(sec)))
+		ra[k], _ = redactKeysPair(v, nil)
+		if bv, ok := bm[k]; ok {
+			ra[k], _ = redactKeysPair(v, bv)
+		}
 	}
-	// Longest first, so that a secret containing another is replaced whole.
-	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
-	for _, o := range olds {
-		s = strings.ReplaceAll(s, o, trace.Redacted)
+	for k, v := range bm {
+		if trace.SecretName(k) && v != nil {
+			if old, ok := am[k]; ok && !reflect.DeepEqual(old, v) {
+				rb[k] = "<redacted, changed>"
+			} else {
+				rb[k] = trace.Redacted
+			}
+			continue
+		}
+		_, rb[k] = redactKeysPair(am[k], v)
 	}
-	return s
+	if !aok {
+		return a, rb
+	}
+	if !bok {
+		return ra, b
+	}
+	return ra, rb
 }
 
 // unifiedDiff returns a unified diff of a and b with n lines of context,

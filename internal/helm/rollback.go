@@ -60,8 +60,10 @@ func (r *RollbackResult) Summary() string {
 	return fmt.Sprintf("%s rev %d→%d (restores rev %d; %s)", verb, r.FromRevision, r.Release.Revision, r.Restores, r.Diff.Counts())
 }
 
-// Text is the diff between the current and the restored manifest.
-func (r *RollbackResult) Text() string { return r.Diff.Text() }
+// Text is the verbose trace's rendering of the result: nothing, since
+// the diff between the current and the restored manifest is the event's
+// (shown with --diff); `plate rollback -v` prints Diff.Text().
+func (r *RollbackResult) Text() string { return "" }
 
 // Rollback restores an earlier revision of a release as a new revision. It
 // does not wait for readiness. In a dry pass it reports the revision it

@@ -247,3 +247,39 @@ data: {b: "2"}
 		t.Errorf("trace diff %+v", td)
 	}
 }
+
+// A kube_apply object's diff leaves out the server's bookkeeping and
+// masks what the trace's arguments mask, showing which secret-looking
+// keys change.
+func TestObjectDiff(t *testing.T) {
+	live := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "settings", "namespace": "prod", "resourceVersion": "9", "uid": "u",
+			"managedFields": []any{map[string]any{"manager": "plate"}}},
+		"data": map[string]any{"mode": "blue", "password": "hunter2", "apiToken": "same"}}
+	next := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "settings", "namespace": "prod", "resourceVersion": "10", "uid": "u",
+			"managedFields": []any{map[string]any{"manager": "plate", "time": "now"}}},
+		"data": map[string]any{"mode": "green", "password": "s3cr3t!", "apiToken": "same"}}
+	got := ObjectDiff("ConfigMap/prod/settings", live, next)
+	want := `--- live ConfigMap/prod/settings
++++ new  ConfigMap/prod/settings
+@@ -1,8 +1,8 @@
+ apiVersion: v1
+ data:
+   apiToken: <redacted>
+-  mode: blue
+-  password: <redacted>
++  mode: green
++  password: <redacted, changed>
+ kind: ConfigMap
+ metadata:
+   name: settings
+`
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	created := ObjectDiff("ConfigMap/prod/settings", nil, next)
+	if !strings.HasPrefix(created, "--- live (none)\n") || !strings.Contains(created, "+  password: <redacted>\n") || strings.Contains(created, "s3cr3t") || strings.Contains(created, "resourceVersion") {
+		t.Errorf("created:\n%s", created)
+	}
+}

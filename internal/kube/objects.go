@@ -35,6 +35,11 @@ type ObjectResult struct {
 	Ref    string // kind/name or kind/namespace/name
 	Action Action
 	Object *unstructured.Unstructured
+	// Before is the object as it was live (nil: absent); Given is the
+	// object as the plan gave it (its namespace filled in). A diff
+	// compares Before with Object, or shows Given for a created object
+	// (without the fields the server would default).
+	Before, Given *unstructured.Unstructured
 	// Note explains a dry-run result that the server could not fully check.
 	Note string
 }
@@ -114,7 +119,7 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 			case obj.GetNamespace() == "":
 				obj.SetNamespace(namespace)
 			}
-			return ObjectResult{Ref: Ref(obj), Action: Created, Object: obj, Note: "its CRD is created earlier in the plan; not validated by the server"}, nil
+			return ObjectResult{Ref: Ref(obj), Action: Created, Object: obj, Given: obj, Note: "its CRD is created earlier in the plan; not validated by the server"}, nil
 		}
 		return ObjectResult{}, err
 	}
@@ -141,7 +146,7 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 			return ObjectResult{}, err
 		}
 		after.SetNamespace(ns)
-		return ObjectResult{Ref: Ref(obj), Action: Created, Object: after, Note: "namespace " + ns + " is created earlier in the plan"}, nil
+		return ObjectResult{Ref: Ref(obj), Action: Created, Object: after, Given: obj, Note: "namespace " + ns + " is created earlier in the plan"}, nil
 	}
 	before, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -167,7 +172,7 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, n
 			act = Unchanged
 		}
 	}
-	return ObjectResult{Ref: Ref(after), Action: act, Object: after}, nil
+	return ObjectResult{Ref: Ref(after), Action: act, Object: after, Before: before, Given: obj}, nil
 }
 
 // sameContent compares two versions of an object, ignoring the fields the

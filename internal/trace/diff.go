@@ -78,26 +78,6 @@ func (d *Diff) Empty() bool {
 	return d == nil || len(d.Objects) == 0 && len(d.Values) == 0
 }
 
-// Trimmed returns d as mode shows it: nil for DiffNone, without the
-// unified diffs and the values' contents for DiffSummary.
-func (d *Diff) Trimmed(mode DiffMode) *Diff {
-	if d == nil || mode == DiffNone {
-		return nil
-	}
-	if mode != DiffSummary {
-		return d
-	}
-	out := &Diff{Unchanged: d.Unchanged}
-	for _, o := range d.Objects {
-		o.Diff = ""
-		out.Objects = append(out.Objects, o)
-	}
-	for _, v := range d.Values {
-		out.Values = append(out.Values, ValueDiff{Key: v.Key, Change: v.Change})
-	}
-	return out
-}
-
 // diffLine is one line of a rendered diff with its colour.
 type diffLine struct {
 	color, text string

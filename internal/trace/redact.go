@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"encoding/base64"
 	"regexp"
 	"sort"
 	"strings"
@@ -120,4 +121,37 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Scrub replaces every occurrence of a secret (and of its base64 form) in
+// s by Redacted. Secrets shorter than 3 bytes are left alone: replacing
+// them would mangle the text and hide nothing.
+func Scrub(s string, secrets []string) string {
+	if len(secrets) == 0 || s == "" {
+		return s
+	}
+	var olds []string
+	for _, sec := range secrets {
+		if len(sec) < 3 {
+			continue
+		}
+		olds = append(olds, sec, base64.StdEncoding.EncodeToString([]byte(sec)))
+	}
+	// Longest first, so that a secret containing another is replaced whole.
+	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
+	for _, o := range olds {
+		s = strings.ReplaceAll(s, o, Redacted)
+	}
+	return s
+}
+
+// Scrub replaces every secret in d's unified diffs by Redacted (see
+// Scrub).
+func (d *Diff) Scrub(secrets []string) {
+	if d == nil {
+		return
+	}
+	for i := range d.Objects {
+		d.Objects[i].Diff = Scrub(d.Objects[i].Diff, secrets)
+	}
 }

@@ -230,7 +230,7 @@ func TestTextDiffModes(t *testing.T) {
 	}
 }
 
-// The JSON event carries the diff as data, and summary mode trims it.
+// The JSON event carries the diff as data.
 func TestJSONCarriesDiff(t *testing.T) {
 	d := &Diff{Objects: []ObjectDiff{{Object: "ConfigMap/shop/web", Change: DiffChanged, Diff: "--- a\n+++ b\n"}},
 		Values: []ValueDiff{{Key: "replicaCount", Change: DiffChanged, From: 1, To: 2}}}
@@ -244,12 +244,5 @@ func TestJSONCarriesDiff(t *testing.T) {
 	}
 	if ev.Diff.Objects[0].Diff != "--- a\n+++ b\n" || ev.Diff.Values[0].Key != "replicaCount" || ev.Diff.Values[0].To != float64(2) {
 		t.Errorf("JSON diff %+v\n%s", ev.Diff, buf.String())
-	}
-	s := d.Trimmed(DiffSummary)
-	if s.Objects[0].Diff != "" || s.Values[0].To != nil || s.Values[0].Key != "replicaCount" || d.Objects[0].Diff == "" {
-		t.Errorf("summary trim %+v (original %+v)", s, d)
-	}
-	if d.Trimmed(DiffNone) != nil {
-		t.Error("none keeps the diff")
 	}
 }
