@@ -76,6 +76,12 @@ type InstallResult struct {
 	HooksChanged     bool `json:"hooks_changed,omitempty"`
 	ChartChanged     bool `json:"chart_changed,omitempty"`
 	Diff             Diff `json:"diff"`
+	// Hooks are the release's hooks (test hooks included), in the order
+	// Helm runs them.
+	Hooks []HookInfo `json:"hooks,omitempty"`
+	// HookDiff compares the hooks (test hooks left out) with those of the
+	// revision an upgrade starts from, when they changed.
+	HookDiff *Diff `json:"hook_diff,omitempty"`
 	// KubeVersion is the Kubernetes version an offline render assumed.
 	KubeVersion string `json:"kube_version,omitempty"`
 	// Notes are caveats of the render (kinds not yet in the cluster, …).
@@ -152,6 +158,18 @@ func (r *InstallResult) Text() string {
 		return b.String()
 	}
 	b.WriteString(r.Diff.Text())
+	if len(r.Hooks) > 0 {
+		b.WriteString("hooks (run by Helm around the objects; test hooks only by helm test):\n")
+		for _, h := range r.Hooks {
+			b.WriteString("  " + h.String() + "\n")
+		}
+	}
+	if r.HookDiff != nil {
+		b.WriteString("hooks changed:\n")
+		for _, l := range strings.Split(strings.TrimRight(r.HookDiff.Text(), "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+	}
 	return b.String()
 }
 
@@ -246,6 +264,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		return nil, c.renderErr(kc, req.Chart, err)
 	}
 	res.Notes = notes
+	res.Hooks = hookInfos(rendered.Hooks)
 	// The manifest is parsed once: its objects serve the diff, the planned
 	// world, the summary and the trace.
 	scope := c.scope(kc.Mapper, chartCRDs)
@@ -277,6 +296,10 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 		res.ValuesChanged = !sameValues(current.Config, vals)
 		res.HooksChanged = !sameHooks(current.Hooks, rendered.Hooks)
+		if res.HooksChanged {
+			d := diffObjects(hookObjects(current.Hooks, scope, req.Namespace), hookObjects(rendered.Hooks, scope, req.Namespace), configSecrets(current))
+			res.HookDiff = &d
+		}
 		res.ChartChanged = !sameChart(current.Chart, ch)
 	} else if last != nil {
 		res.Replaces = last.Version
