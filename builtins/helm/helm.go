@@ -79,10 +79,19 @@ A release with no revision, or an uninstalled one (its history is continued), is
 installed; otherwise it is upgraded with exactly the plan's values (the previous
 revision's values are never reused). An upgrade that changes neither the rendered
 objects, the hooks, the values nor the chart version is skipped: no new revision
-("unchanged rev 5"); drift of the live objects is not corrected by it. A release in
+("unchanged rev 5"); drift of the live objects is not corrected by it. Test hooks
+(` + "`helm.sh/hook: test`" + `, run only by helm test) never count as a change. A release in
 pending-install/upgrade/rollback (an operation in progress or interrupted) stops the plan,
 naming when it started and the plate run that holds its lock, and points to ` + "`plate recover`" + `.
 helm_install does not wait for readiness: call wait_ready after it.
+
+Hooks: the Job and Pod hooks of the install or upgrade are watched while Helm runs
+them, and judged like workloads: one whose pod cannot pull its image, crash-loops or
+fails stops the operation at once (after the same grace as wait_ready), naming the
+hook, its phase and weight, the pod's reason, its recent events and last log lines
+when the API has them; a timeout during hooks names the hook and phase that ran. The
+verbose dry run lists the hooks (kind, name, phase, weight) and the diff of those
+that changed.
 
 Summary: ` + "`install rev 1 (4 objects)`" + `, ` + "`upgrade rev 4→5 (2 changed, 1 added, 0 removed)`" + `,
 ` + "`unchanged rev 5`" + `. In a dry run (and the preflight of a run) the chart is rendered

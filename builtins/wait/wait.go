@@ -95,10 +95,19 @@ revision; a DaemonSet is updated and available on every node; a Job is
 Complete; a PersistentVolumeClaim is Bound, or Pending on a WaitForFirstConsumer
 class ("awaiting first consumer", reported, not waited for); a LoadBalancer
 Service has an ingress address; a CRD is Established (afterwards the new kinds
-are usable by the next step); other custom resources follow their Ready /
-Reconciling / Stalled conditions, or the ` + "`rules`" + ` you give. Objects that do
-not exist yet are waited for. A paused Deployment and a suspended Job are
-reported, not waited for.
+are usable by the next step); a Validating/MutatingWebhookConfiguration has a
+ready endpoint behind every Service its webhooks call (until then the API
+server rejects what they match). Operators' resources have built-in rules:
+cert-manager Certificate, Issuer and ClusterIssuer (Ready; a failed issuance
+fails), Prometheus and Alertmanager (Available and Reconciled), Argo CD
+Application (Healthy and Synced; Degraded fails), Flux HelmRelease and
+Kustomization (Ready; Stalled fails). Other custom resources follow their
+Ready / Reconciling / Stalled conditions. A custom resource with no status
+yet, of those kinds or of a CRD with a status subresource, is waiting for its
+controller, and fails after 1m naming the controller that never answered. The
+` + "`rules`" + ` you give override all of these. Objects that do not exist yet
+are waited for. A paused Deployment and a suspended Job are reported, not
+waited for.
 
 Watching, not polling: every change on the API server is judged within
 milliseconds. Failing fast: a pod that cannot pull its image, crash-loops,

@@ -151,3 +151,33 @@ kube_apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "pool"
 		t.Errorf("a denial took %s to fail", d.Round(time.Second))
 	}
 }
+
+// The dry run lists a release's hooks (kind, name, phase, weight) and
+// shows how they change.
+func TestE2EDryRunListsAndDiffsHooks(t *testing.T) {
+	e := newE2E(t)
+	plan := hookedPlan(t, e)
+	if r := runPlate(t, "", false, "run", "--yes", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, plan); r.code != 0 {
+		t.Fatalf("install: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	var r result
+	muts := e.mutations(t, func() {
+		r = runPlate(t, "", false, "run", "--dry-run", "-v", "--kubeconfig", e.kubeconfig, "-p", "ns="+e.ns, "-p", "slow=true", plan)
+	})
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	if len(muts) != 0 {
+		t.Errorf("the dry run wrote: %+v", muts)
+	}
+	for _, want := range []string{
+		"hooks changed",
+		"Job/hooked-hook (pre-upgrade, weight 0)",
+		"~ Job/" + e.ns + "/hooked-hook changed",
+		"+        plate.dev/simulate: never-ready",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, r.out)
+		}
+	}
+}

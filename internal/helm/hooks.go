@@ -323,3 +323,20 @@ func (c *Client) hookErr(kc *kube.Client, w *hookWatch, what string, timeout tim
 	}
 	return err
 }
+
+// hookObjects parses the hooks that run on install, upgrade, rollback or
+// delete (test hooks left out), for a diff.
+func hookObjects(hs []*release.Hook, scope scopeFunc, namespace string) []*object {
+	var out []*object
+	for _, h := range hs {
+		if testOnlyHook(h) {
+			continue
+		}
+		docs, err := parseDocuments([]byte(h.Manifest), h.Path, scope, namespace, keepHead)
+		if err != nil {
+			continue
+		}
+		out = append(out, docs...)
+	}
+	return out
+}

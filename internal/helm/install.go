@@ -96,6 +96,12 @@ type InstallResult struct {
 	// detail.
 	Diff   Diff              `json:"-"`
 	Values []trace.ValueDiff `json:"-"`
+	// Hooks are the release's hooks (test hooks included), in the order
+	// Helm runs them.
+	Hooks []HookInfo `json:"hooks,omitempty"`
+	// HookDiff compares the hooks (test hooks left out) with those of the
+	// revision an upgrade starts from, when they changed.
+	HookDiff *Diff `json:"hook_diff,omitempty"`
 	// KubeVersion is the Kubernetes version an offline render assumed.
 	KubeVersion string `json:"kube_version,omitempty"`
 	// Notes are caveats of the render (kinds not yet in the cluster, …).
@@ -198,6 +204,18 @@ func (r *InstallResult) Text() string {
 			b.WriteString("  " + o.String() + "\n")
 		}
 		return b.String()
+	}
+	if len(r.Hooks) > 0 {
+		b.WriteString("hooks (run by Helm around the objects; test hooks only by helm test):\n")
+		for _, h := range r.Hooks {
+			b.WriteString("  " + h.String() + "\n")
+		}
+	}
+	if r.HookDiff != nil {
+		b.WriteString("hooks changed:\n")
+		for _, l := range strings.Split(strings.TrimRight(r.HookDiff.Text(), "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
 	}
 	return b.String()
 }
@@ -326,6 +344,7 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 	if err := checkRecordSize(rendered, req.Release, req.Namespace); err != nil {
 		return nil, err
 	}
+	res.Hooks = hookInfos(rendered.Hooks)
 	// The manifest is parsed once: its objects serve the diff, the planned
 	// world, the summary and the trace.
 	scope := c.scope(kc.Mapper, chartCRDs)
@@ -365,6 +384,10 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		}
 		res.ValuesChanged = !sameValues(current.Config, vals)
 		res.HooksChanged = !sameHooks(current.Hooks, rendered.Hooks)
+		if res.HooksChanged {
+			d := diffObjects(hookObjects(current.Hooks, scope, req.Namespace), hookObjects(rendered.Hooks, scope, req.Namespace), configSecrets(current))
+			res.HookDiff = &d
+		}
 		res.ChartChanged = !sameChart(current.Chart, ch)
 	} else if last != nil {
 		res.Replaces = last.Version

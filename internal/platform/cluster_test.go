@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/localcluster"
 )
 
@@ -57,12 +58,23 @@ func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured, nam
 	return nil
 }
 
+// remove deletes a cluster-scoped object the test applied.
+func (a *applier) remove(obj *unstructured.Unstructured) {
+	gvk := obj.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return
+	}
+	_ = a.dyn.Resource(m.Resource).Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{})
+}
+
 // TestPlatformOnAPIServer applies everything the environments deploy to a
 // real Kubernetes v1.37 API server (the local control plane, where kwok
 // runs the pods): the stand-ins' CRDs (waiting until Established), the
-// library configuration objects, the stand-ins' workloads and every app's
-// objects, in the environment's order, then waits until every workload is
-// ready. Each environment goes into namespaces of its own.
+// stand-ins' other objects (waiting until their workloads are ready), the
+// library configuration objects through the stand-ins' admission webhooks,
+// and every app's objects, in the environment's order, then waits until
+// every workload is ready. Each environment goes into namespaces of its own.
 func TestPlatformOnAPIServer(t *testing.T) {
 	c := localcluster.ForTest(t)
 	cfg := c.RESTConfig()
@@ -81,7 +93,12 @@ func TestPlatformOnAPIServer(t *testing.T) {
 				lib := &env.Libraries[i]
 				ns := c.TestNamespace(t)
 				namespaces = append(namespaces, ns)
-				r := renderLibrary(t, env, lib)
+				// Rendered into the test namespace, so that the webhook
+				// configurations call the Services applied there.
+				r, err := renderChart(t, env.Abs(lib.StandIn), lib.Name, ns, mergeValues(map[string]any{}, lib.Values))
+				if err != nil {
+					t.Fatalf("%s: %v", lib.StandIn, err)
+				}
 				// CRDs first, then wait until they are Established.
 				for _, o := range r.find("CustomResourceDefinition", "") {
 					if err := a.apply(ctx, o, ""); err != nil {
@@ -99,10 +116,27 @@ func TestPlatformOnAPIServer(t *testing.T) {
 					if err := a.apply(ctx, o, ns); err != nil {
 						t.Errorf("%s: %v", lib.Name, err)
 					}
+					if k := o.GetKind(); k == "ValidatingWebhookConfiguration" || k == "MutatingWebhookConfiguration" {
+						o := o
+						t.Cleanup(func() { a.remove(o) })
+					}
 				}
+				// The configuration goes through the library's webhooks:
+				// after its workloads are ready, retried while the
+				// webhook's endpoint is not published yet (as kube_apply).
+				waitWorkloads(ctx, t, a, ns)
 				for _, f := range lib.Config {
 					for _, o := range readObjects(t, env.Abs(f)) {
-						if err := a.apply(ctx, o, ns); err != nil {
+						var err error
+						deadline := time.Now().Add(30 * time.Second)
+						for {
+							err = a.apply(ctx, o, ns)
+							if err == nil || !kube.WebhookUnavailable(err) || time.Now().After(deadline) {
+								break
+							}
+							time.Sleep(200 * time.Millisecond)
+						}
+						if err != nil {
 							t.Errorf("%s: %v", f, err)
 						}
 					}
