@@ -23,6 +23,7 @@ import (
 type refChecks struct {
 	once    sync.Once
 	checker *refcheck.Checker
+	live    *refcheck.Live
 	err     error
 	// offlineNoted: the offline note was given.
 	offlineNoted bool
@@ -48,9 +49,19 @@ func (e *Engine) checker() (*refcheck.Checker, error) {
 			e.refChecks.err = err
 			return
 		}
+		e.refChecks.live = live
 		e.refChecks.checker = refcheck.New(live, e.planned)
 	})
 	return e.refChecks.checker, e.refChecks.err
+}
+
+// RefCheckLists is the number of list requests the pass's reference check
+// sent (the benchmark reports it).
+func (e *Engine) RefCheckLists() int {
+	if l := e.refChecks.live; l != nil {
+		return l.Requests()
+	}
+	return 0
 }
 
 // Findings records what the reference check found about the step's

@@ -438,16 +438,16 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 			// server's refusal stands.
 			return nil, c.renderErr(kc, req.Chart, renderFailed)
 		}
-		for _, o := range next {
-			if u := checkedObject(o); u != nil {
-				c.opts.Planned.Object(u)
+		if c.opts.Check != nil {
+			// Later steps' checks see what this release would create.
+			for _, o := range next {
+				if u := checkedObject(o); u != nil {
+					c.opts.Planned.Object(u)
+				}
 			}
 		}
 		res.Release = planned
 		c.planCRDs(crds)
-		if res.CreatesNamespace {
-			c.planNamespace(req.Namespace)
-		}
 		return res, nil
 	}
 

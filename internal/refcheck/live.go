@@ -28,8 +28,16 @@ type Live struct {
 
 	mu    sync.Mutex
 	lists map[listKey]listResult
-	// Lists counts the list requests made (tests and the benchmark).
+	// Lists counts the list requests made (tests and the benchmark); read
+	// it with Requests while checks may run.
 	Lists int
+}
+
+// Requests returns how many list and namespace requests were sent.
+func (l *Live) Requests() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Lists
 }
 
 type listKey struct {
@@ -149,6 +157,7 @@ func (l *Live) Namespace(ctx context.Context, name string) (bool, error) {
 	}
 	err := l.GetNamespace(ctx, name)
 	l.mu.Lock()
+	l.Lists++
 	l.lists[key] = listResult{err: err}
 	l.mu.Unlock()
 	return err == nil, ignoreNotFound(err)
