@@ -470,6 +470,9 @@ func (c *Client) installOrUpgrade(ctx context.Context, req InstallRequest) (*Ins
 		c.invalidate()
 	}
 	if err != nil {
+		if kube.Ended(ctx) {
+			c.failPending(ctx, req.Release, req.Namespace, planned.Revision, err)
+		}
 		return nil, err
 	}
 	if rel.Manifest == rendered.Manifest {
@@ -833,4 +836,37 @@ func existing(ctx context.Context, kc *kube.Client, objs []*object) []*object {
 		out = append(out, o)
 	}
 	return out
+}
+
+// failPending marks revision rev of a release failed when an operation
+// that ended with its context left it pending: a cancelled request may
+// have been stored by the API server while its answer was lost, and then
+// Helm returns without recording the failure. It runs with
+// kube.DefaultGrace, on a context an interrupt does not cancel; a cluster
+// that does not answer leaves the revision pending (plate recover).
+func (c *Client) failPending(ctx context.Context, name, namespace string, rev int, cause error) {
+	if kc := c.opts.Kube; kc != nil {
+		if since, _ := kc.Health.Unreachable(); !since.IsZero() {
+			// Helm's own attempt found no answer; another would only
+			// add its grace.
+			return
+		}
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kube.DefaultGrace)
+	defer cancel()
+	cfg, _, done, err := c.config(gctx, namespace)
+	if err != nil {
+		return
+	}
+	defer done()
+	last, err := cfg.Releases.Last(name)
+	if err != nil || last.Version != rev || last.Info == nil || !last.Info.Status.IsPending() {
+		return
+	}
+	reason := "interrupted"
+	if exit.Code(cause) == exit.Timeout || errors.Is(cause, context.DeadlineExceeded) {
+		reason = "timed out"
+	}
+	last.SetStatus(release.StatusFailed, fmt.Sprintf("Release %q failed: %s (marked failed by plate)", name, reason))
+	_ = cfg.Releases.Update(last)
 }
