@@ -621,6 +621,7 @@ func statusFn(c *builtins.Call, args starlark.Tuple, kwargs []starlark.Tuple) (s
 		return starlark.None, nil
 	}
 	c.Report.Detail = res.Report
+	c.Report.ShowDetail = true
 	c.Report.Summary = StatusSummary(res.Report)
 	return toStarlark(res.Report)
 }

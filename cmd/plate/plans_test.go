@@ -249,6 +249,10 @@ func TestDeployAllFlags(t *testing.T) {
 	if !strings.Contains(r.out, "health_check") || !strings.Contains(r.out, "4/4 pods ready in plate-stg") {
 		t.Errorf("no health check or status at the end:\n%s", r.out)
 	}
+	// The status step prints its table in the run's output, without -v.
+	if !strings.Contains(r.out, "\n  namespace plate-stg\n") || !strings.Contains(r.out, "\n  RELEASE        REVISION") || !strings.Contains(r.out, "\n  POD ") {
+		t.Errorf("the status table is not in the run's output:\n%s", r.out)
+	}
 
 	// Both: everything, unchanged now.
 	r = p.run(t, p.kubeconfig, "deploy_all.star", base...)

@@ -149,7 +149,7 @@ func TestE2EInterruptDuringUpgrade(t *testing.T) {
 	}
 	for _, want := range []string{
 		"plate: interrupted; what this run did before it stopped:",
-		"interrupted  s1  helm_install",
+		e.ns + "/hooked  interrupted  s1 helm_install",
 		"upgrade of hooked in namespace " + e.ns + " to rev 2: interrupted",
 		"not run: the rest of the plan",
 		"plate rollback hooked -n " + e.ns,

@@ -242,6 +242,9 @@ type Report struct {
 	// Phase overrides the closing phase (e.g. Skipped); zero means the
 	// engine's default.
 	Phase trace.Phase
+	// ShowDetail prints Detail under the trace line without -v (the
+	// status table: the step's detail is its output).
+	ShowDetail bool
 
 	// Changes are the changes to releases the step made (would make).
 	Changes []trace.Change
@@ -317,6 +320,7 @@ func (e *Engine) emitClosing(s *Step, phase trace.Phase, r *Report, interrupted 
 	ev.Diff, ev.Warnings = r.Diff, r.Warnings
 	ev.Findings = r.findings
 	ev.Interrupted = interrupted
+	ev.ShowDetail = r.ShowDetail
 	if len(r.Changes) > 0 {
 		e.stateMu.Lock()
 		e.changes = append(e.changes, r.Changes...)

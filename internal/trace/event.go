@@ -111,6 +111,9 @@ type Event struct {
 	Duration time.Duration `json:"-"`
 	// Detail holds structured detail: a diff, readiness reasons, a report.
 	Detail any `json:"detail,omitempty"`
+	// ShowDetail asks the text renderer to print Detail under the line
+	// without -v: the step's detail is its output (the status table).
+	ShowDetail bool `json:"-"`
 }
 
 // Subject is what a step acts on: a release, an object ("Kind/name"), or

@@ -160,6 +160,13 @@ func (t *Text) Emit(e Event) {
 				fmt.Fprintf(t.w, "         %s\n", l)
 			}
 		}
+	} else if e.ShowDetail && (e.Phase == Done || e.Phase == Failed) {
+		// Without -v, a step whose detail is its output prints it.
+		if d := detailText(e.Detail); d != "" {
+			for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
+				fmt.Fprintln(t.w, strings.TrimRight("  "+l, " "))
+			}
+		}
 	}
 }
 

@@ -116,6 +116,30 @@ func TestTextRenderer(t *testing.T) {
 	}
 }
 
+type table string
+
+func (t table) Text() string { return string(t) }
+
+// A step whose detail is its output (status) prints it under its line
+// without -v; other details, and planned steps, wait for -v.
+func TestTextShowDetail(t *testing.T) {
+	var buf bytes.Buffer
+	tx := NewText(&buf, TextOptions{})
+	tx.Emit(Event{Phase: Done, Builtin: "status", Summary: "stg: 1 release(s)", ShowDetail: true, Detail: table("namespace stg\n\nRELEASE  REVISION\napi      2\n")})
+	tx.Emit(Event{Phase: Planned, Builtin: "status", Summary: "would read", ShowDetail: true, Detail: table("not shown")})
+	tx.Emit(Event{Phase: Done, Builtin: "wait_ready", Summary: "ready", Detail: table("not shown either")})
+	want := "done     status  stg: 1 release(s)\n" +
+		"  namespace stg\n" +
+		"\n" +
+		"  RELEASE  REVISION\n" +
+		"  api      2\n" +
+		"planned  status  would read\n" +
+		"done     wait_ready  ready\n"
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
 // A concurrent step's line says what it waited for, in every phase that
 // closes or plans it; plan_start when it waited for no other step. Steps in
 // sequence and skipped steps (whose summary says why) carry no mark.
