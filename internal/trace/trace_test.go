@@ -201,7 +201,7 @@ func TestTextDiffModes(t *testing.T) {
 				{Key: "password", Change: DiffChanged, From: Redacted, To: "<redacted, changed>"},
 				{Key: "extra", Change: DiffAdded, To: 1}},
 		}}
-	line := "planned  p.star:2:1                       helm_install   would upgrade rev 1→2 (1 changed, 0 added, 0 removed; values changed)\n" +
+	line := "planned  helm_install  would upgrade rev 1→2 (1 changed, 0 added, 0 removed; values changed)  p.star:2\n" +
 		"         warning: set=: replicaCont: not a value of the chart; did you mean replicaCount?\n"
 	want := map[DiffMode]string{
 		DiffFull: line +
