@@ -38,9 +38,9 @@ type RunOptions struct {
 	Diff string
 	// Strict is --strict: a values key the chart does not have is an
 	// error, not a warning.
-	Strict bool
-	Selectors         []string
-	MaxMemory         string
+	Strict    bool
+	Selectors []string
+	MaxMemory string
 }
 
 func newRunCmd(f *Factory, g *GlobalOptions, runF func(*RunOptions) error) *cobra.Command {
