@@ -85,7 +85,8 @@ func TestE2EDryRunWritesNothing(t *testing.T) {
 		"Namespace/" + e.ns + "-app would be created",
 		"ConfigMap/" + e.ns + "-app/settings would be created (namespace " + e.ns + "-app is created earlier in the plan)",
 		"ConfigMap/" + e.ns + "/settings would be created",
-		"plan.star:3:11",
+		// Subject first, the plan's line last.
+		"planned  Namespace/" + e.ns + "-app  kube_apply  Namespace/" + e.ns + "-app would be created  plan.star:3\n",
 	} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("trace lacks %q:\n%s", want, r.out)
