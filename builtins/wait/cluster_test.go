@@ -205,9 +205,11 @@ func TestFailureStages(t *testing.T) {
 		},
 		{
 			// The persistent volume controller knows at once; plate waits
-			// for the grace only, not the timeout.
+			// for the grace only, not the timeout. (The preflight's
+			// reference check would refuse the claim: silenced here, as if
+			// the class were removed after the preflight.)
 			name:      "storage class that does not exist",
-			plan:      `kube_apply(pvc("data", "no-such-class"))` + "\n" + `wait_ready("pvc/data", storage_class_grace = "2s", timeout = "60s")`,
+			plan:      `p = pvc("data", "no-such-class")` + "\n" + `p["metadata"]["annotations"] = {"plate.dev/ignore-check": "storage-class"}` + "\n" + `kube_apply(p)` + "\n" + `wait_ready("pvc/data", storage_class_grace = "2s", timeout = "60s")`,
 			code:      exit.PlanFailed,
 			wants:     []string{"events:", `ProvisioningFailed PersistentVolumeClaim/data: storageclass.storage.k8s.io "no-such-class" not found`},
 			firstLine: []string{"PersistentVolumeClaim/NS/data failed", "StorageClassNotFound", `storage class "no-such-class" does not exist`},
@@ -215,9 +217,11 @@ func TestFailureStages(t *testing.T) {
 		},
 		{
 			// Admission refuses the pods; the ReplicaSet's FailedCreate
-			// reaches the Deployment as ReplicaFailure.
+			// reaches the Deployment as ReplicaFailure. (The reference
+			// check is silenced, as in the case above.)
 			name: "missing service account",
 			plan: `d = deployment("api")` + "\n" + `d["spec"]["template"]["spec"]["serviceAccountName"] = "no-such-sa"` + "\n" +
+				`d["metadata"]["annotations"] = {"plate.dev/ignore-check": "service-account"}` + "\n" +
 				`kube_apply(d)` + "\n" + `wait_ready("deployment/api", replica_failure_grace = "1s", timeout = "60s")`,
 			code:      exit.PlanFailed,
 			firstLine: []string{"Deployment/NS/api failed", "ReplicaFailure", `serviceaccount "no-such-sa" not found`},
@@ -226,6 +230,7 @@ func TestFailureStages(t *testing.T) {
 		{
 			name: "statefulset with a missing service account",
 			plan: `s = statefulset("db")` + "\n" + `s["spec"]["template"]["spec"]["serviceAccountName"] = "no-such-sa"` + "\n" +
+				`s["metadata"]["annotations"] = {"plate.dev/ignore-check": "service-account"}` + "\n" +
 				`kube_apply(s)` + "\n" + `wait_ready("statefulset/db", replica_failure_grace = "1s", timeout = "60s")`,
 			code:      exit.PlanFailed,
 			firstLine: []string{"StatefulSet/NS/db failed", "FailedCreate", `serviceaccount "no-such-sa" not found`},

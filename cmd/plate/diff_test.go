@@ -223,7 +223,7 @@ func TestE2EConfirmShowsDiffFirst(t *testing.T) {
 	if strings.Count(out, "+  MESSAGE: bonjour") != 1 {
 		t.Errorf("the diff is shown more than once:\n%s", out)
 	}
-	if !strings.Contains(out, "helm_install   upgrade rev 1→2") {
+	if !strings.Contains(out, "helm_install  upgrade rev 1→2") {
 		t.Errorf("no upgrade:\n%s", out)
 	}
 }

@@ -133,7 +133,7 @@ pause()
 		"@" + host + " (pid " + strconv.Itoa(os.Getpid()) + "), running plan.star -n default -p ns=#",
 		"stopped before this write",
 		"plate: stopped: this run lost its lock; what this run did before it stopped:",
-		"failed  s3  kube_apply",
+		"failed  s3 kube_apply",
 		"shop in " + e.ns + ": install rev 1; now: rev 2 (deployed) belongs to another run\n",
 	} {
 		if !strings.Contains(r.errOut, want) {

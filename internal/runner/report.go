@@ -11,6 +11,7 @@ import (
 
 	"github.com/plate-dev/plate/internal/engine"
 	"github.com/plate-dev/plate/internal/helm"
+	"github.com/plate-dev/plate/internal/kube"
 	"github.com/plate-dev/plate/internal/trace"
 )
 
@@ -302,8 +303,12 @@ func (s Stop) judge(t *touched) verdict {
 
 func firstLineOf(err error) string {
 	msg := err.Error()
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		msg = "no answer in time"
+	case kube.IsLost(err):
+		// The run's error already says how the cluster was lost.
+		msg = "lost earlier in this run"
 	}
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]

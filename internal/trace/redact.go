@@ -152,6 +152,45 @@ func (d *Diff) Scrub(secrets []string) {
 		return
 	}
 	for i := range d.Objects {
-		d.Objects[i].Diff = Scrub(d.Objects[i].Diff, secrets)
+		d.Objects[i].Diff = maskPaired(d.Objects[i].Diff, Scrub(d.Objects[i].Diff, secrets))
 	}
+}
+
+// maskPaired masks, in a scrubbed unified diff, the old value of every key
+// whose new value held a secret: a live object (a kube_apply target) may
+// hold an earlier secret the plan no longer knows, under the same key.
+// orig is the diff before scrubbing, line for line.
+func maskPaired(orig, scrubbed string) string {
+	ol, sl := strings.Split(orig, "\n"), strings.Split(scrubbed, "\n")
+	if len(ol) != len(sl) {
+		return scrubbed
+	}
+	keys := map[string]bool{}
+	for i, l := range sl {
+		if strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++") && l != ol[i] {
+			if k := diffKey(l[1:]); k != "" {
+				keys[k] = true
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return scrubbed
+	}
+	for i, l := range sl {
+		if strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---") {
+			if k := diffKey(l[1:]); keys[k] {
+				sl[i] = "-" + k + Redacted
+			}
+		}
+	}
+	return strings.Join(sl, "\n")
+}
+
+// diffKey is the indentation and key of a YAML line ("  url: "), or "".
+func diffKey(line string) string {
+	i := strings.Index(line, ": ")
+	if i < 0 || strings.TrimSpace(line[:i]) == "" {
+		return ""
+	}
+	return line[:i+2]
 }
