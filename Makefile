@@ -47,7 +47,9 @@ fmt:
 demo: build cluster-build
 	bash hack/demo.sh
 
+# BENCHTIME=3x for a quicker, rougher run.
+BENCHTIME ?= 5x
 bench: cluster-build
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./...
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 90m ./...
 
 include hack/localcluster/cluster.mk

@@ -82,7 +82,7 @@ func TestWriteScalePlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"N = 7", `"tiny-" + str(1000 + i)[1:]`, "needs = [rel]"} {
+	for _, want := range []string{"N = 7", `"tiny-" + str(10000 + i)[1:]`, "needs = [rel]"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("plan lacks %q:\n%s", want, data)
 		}

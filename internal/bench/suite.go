@@ -28,7 +28,10 @@ type Suite struct {
 	Root  string // the repository
 	Tmp   string // removed by Main
 	Plate string // the plate binary
-	Helm  string // the helm binary
+	Helm  string // the helm binary (Helm 3, the module version plate links)
+	// Helm4 and Helmfile are the other peers (helmcli.Helm4,
+	// helmcli.Helmfile); HelmVersion is Helm 3's module version.
+	Helm4, Helmfile, HelmVersion string
 	// PeakRSS is internal/bench/cmd/peakrss, for RunPeak.
 	PeakRSS string
 	Mirror  *standin.Server
@@ -130,6 +133,15 @@ func setupTools(b *testing.B, s *Suite) error {
 		b.Logf("built plate in %s", Dur(time.Since(start)))
 	}
 	if s.Helm, err = helmcli.Binary(ctx, logWriter{b}); err != nil {
+		return err
+	}
+	if s.HelmVersion, err = helmcli.HelmVersion(root); err != nil {
+		return err
+	}
+	if s.Helm4, err = helmcli.Helm4.Binary(ctx, logWriter{b}); err != nil {
+		return err
+	}
+	if s.Helmfile, err = helmcli.Helmfile.Binary(ctx, logWriter{b}); err != nil {
 		return err
 	}
 	if s.PeakRSS, err = BuildPeakRSS(ctx, s.Tmp); err != nil {

@@ -21,17 +21,22 @@ func TestMain(m *testing.M) { bench.Main(m) }
 
 // The sizes of the generated scale plans (WriteScalePlan).
 var (
-	dryRunSizes = []int{10, 50, 200}
-	deploySizes = []int{10, 50}
+	offlineSizes = []int{10, 100, 1000}
+	dryRunSizes  = []int{10, 100}
+	deploySizes  = []int{10, 100}
+	// deployConcurrency are the --concurrency values each deploy size runs
+	// with.
+	deployConcurrency = []int{4, 16}
 )
 
 type scaleResult struct {
-	n         int
-	wall      bench.Summary
-	pass      bench.Summary // the pass(es) alone, from the trace
-	preflight bench.Summary // deploys only
-	rss       bench.IntSummary
-	failures  []string // failed attempts, run again
+	n           int
+	concurrency int // deploys only
+	wall        bench.Summary
+	pass        bench.Summary // the pass(es) alone, from the trace
+	preflight   bench.Summary // deploys only
+	rss         bench.IntSummary
+	failures    []string // failed attempts, run again
 }
 
 // scalePlan writes the plan of n releases into a directory of its own.
@@ -44,12 +49,13 @@ func scalePlan(b *testing.B, n int) string {
 }
 
 // BenchmarkScaleDryRun measures `plate run --dry-run` of generated plans of
-// 10, 50 and 200 releases (WriteScalePlan: a small chart of a ConfigMap, a
+// 10 and 100 releases (WriteScalePlan: a small chart of a ConfigMap, a
 // Deployment and a Service per release, four namespaces, needs= chains with
-// fan-out 3) against one local control plane: the wall time and peak RSS of
-// the plate process and the dry-run pass alone (trace timestamps). It then
-// reports how both grow with the number of releases (goal: linear, 200
-// releases in ≤ 5 s and ≤ 500 MiB).
+// fan-out 3) against one local control plane, and `plate run --dry-run
+// --offline` of 10, 100 and 1000 releases (no cluster): the wall time and
+// peak RSS of the plate process and the dry-run pass alone (trace
+// timestamps), and how both grow with the number of releases (goals:
+// linear; the offline dry run of 1000 releases in ≤ 5 s and ≤ 500 MiB).
 //
 //	go test -run '^$' -bench ScaleDryRun -benchtime 5x ./internal/bench/scalebench/
 func BenchmarkScaleDryRun(b *testing.B) {
@@ -58,93 +64,110 @@ func BenchmarkScaleDryRun(b *testing.B) {
 	c, stop := bench.FreshCluster(b)
 	b.Cleanup(stop)
 	machine, load := bench.Machine(), bench.SampleLoad(2*time.Second)
-	var results []scaleResult
-	for _, n := range dryRunSizes {
-		plan := scalePlan(b, n)
-		b.Run(fmt.Sprintf("releases=%d", n), func(b *testing.B) {
-			once := func() (bench.Proc, bench.Span) {
-				p := bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, "run", "--dry-run", plan, "--kubeconfig", c.KubeconfigPath(), "-o", "json")
-				bench.Mustf(b, p.Failed(), "plate")
-				evs, err := bench.ParseTrace(p.Stdout)
-				bench.Mustf(b, err, "trace")
-				return p, bench.PassSpan(evs, "dry-run")
+	for _, mode := range []struct {
+		name  string
+		sizes []int
+		args  []string
+	}{
+		{"offline", offlineSizes, []string{"--offline"}},
+		{"online", dryRunSizes, []string{"--kubeconfig", c.KubeconfigPath()}},
+	} {
+		var results []scaleResult
+		for _, n := range mode.sizes {
+			plan := scalePlan(b, n)
+			b.Run(fmt.Sprintf("%s/releases=%d", mode.name, n), func(b *testing.B) {
+				once := func() (bench.Proc, bench.Span) {
+					args := append([]string{"run", "--dry-run", plan, "-o", "json"}, mode.args...)
+					p := bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, args...)
+					bench.Mustf(b, p.Failed(), "plate")
+					evs, err := bench.ParseTrace(p.Stdout)
+					bench.Mustf(b, err, "trace")
+					return p, bench.PassSpan(evs, "dry-run")
+				}
+				once() // warm-up
+				if bench.Probe(b) {
+					return
+				}
+				var walls, passes []time.Duration
+				var rss []int64
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					p, span := once()
+					walls = append(walls, p.Wall)
+					passes = append(passes, span.Duration())
+					rss = append(rss, p.MaxRSS)
+				}
+				b.StopTimer()
+				r := scaleResult{n: n, wall: bench.Summarize(walls), pass: bench.Summarize(passes), rss: bench.SummarizeInts(rss)}
+				results = append(results, r)
+				b.ReportMetric(r.wall.Median.Seconds(), "wall-s")
+				b.ReportMetric(r.pass.Median.Seconds(), "pass-s")
+				b.ReportMetric(bench.MiB(r.rss.Median), "peak-MiB")
+				b.ReportMetric(bench.Ms(r.wall.Median)/float64(n), "ms/release")
+			})
+		}
+		if len(results) > 0 {
+			title := "dry run of generated plans against one control plane"
+			if mode.name == "offline" {
+				title = "offline dry run of generated plans (no cluster)"
 			}
-			once() // warm-up
-			if bench.Probe(b) {
-				return
-			}
-			var walls, passes []time.Duration
-			var rss []int64
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				p, span := once()
-				walls = append(walls, p.Wall)
-				passes = append(passes, span.Duration())
-				rss = append(rss, p.MaxRSS)
-			}
-			b.StopTimer()
-			r := scaleResult{n: n, wall: bench.Summarize(walls), pass: bench.Summarize(passes), rss: bench.SummarizeInts(rss)}
-			results = append(results, r)
-			b.ReportMetric(r.wall.Median.Seconds(), "wall-s")
-			b.ReportMetric(r.pass.Median.Seconds(), "pass-s")
-			b.ReportMetric(bench.MiB(r.rss.Median), "peak-MiB")
-			b.ReportMetric(bench.Ms(r.wall.Median)/float64(n), "ms/release")
-		})
+			bench.Report(b, title, machine, growth(results, false))
+		}
 	}
-	loadLine := load.Stop()
-	if len(results) > 0 {
-		bench.Report(b, "dry run of generated plans (one control plane)", machine, growth(results, false)+loadLine)
-	}
+	bench.Report(b, "dry runs of generated plans: the machine's load", machine, load.Stop())
 }
 
 // BenchmarkScaleDeploy measures a real `plate run` (preflight, then the run
-// pass; --concurrency 4, the default) of the generated plans of 10 and 50
-// releases, each run on a fresh local control plane (its start not
-// counted), until every release is Ready.
+// pass) of the generated plans of 10 and 100 releases with --concurrency 4
+// (the default) and 16, each run on a fresh local control plane (its start
+// not counted), until every release is Ready, and prints the marginal cost
+// of a release.
 //
 //	go test -run '^$' -bench ScaleDeploy -benchtime 5x ./internal/bench/scalebench/
 func BenchmarkScaleDeploy(b *testing.B) {
 	s := bench.Setup(b)
 	ctx := context.Background()
 	machine, load := bench.Machine(), bench.SampleLoad(5*time.Second)
-	var results []scaleResult
-	for _, n := range deploySizes {
-		plan := scalePlan(b, n)
-		b.Run(fmt.Sprintf("releases=%d", n), func(b *testing.B) {
-			if bench.Probe(b) {
-				p := bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, "run", "--dry-run", "--offline", plan)
-				bench.Mustf(b, p.Failed(), "warm-up")
-				return
-			}
-			var walls, runs, pres []time.Duration
-			var rss []int64
-			var failures []string
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				p, failed, _ := bench.OnFreshCluster(b, func(c *localcluster.Cluster) bench.Proc {
-					return bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, "run", plan, "--kubeconfig", c.KubeconfigPath(), "-o", "json")
-				})
-				failures = append(failures, failed...)
-				evs, err := bench.ParseTrace(p.Stdout)
-				bench.Mustf(b, err, "trace")
-				walls = append(walls, p.Wall)
-				runs = append(runs, bench.PassSpan(evs, "run").Duration())
-				pres = append(pres, bench.PassSpan(evs, "preflight").Duration())
-				rss = append(rss, p.MaxRSS)
-			}
-			b.StopTimer()
-			r := scaleResult{n: n, wall: bench.Summarize(walls), pass: bench.Summarize(runs), preflight: bench.Summarize(pres), rss: bench.SummarizeInts(rss), failures: failures}
-			results = append(results, r)
-			b.ReportMetric(r.wall.Median.Seconds(), "wall-s")
-			b.ReportMetric(r.pass.Median.Seconds(), "runpass-s")
-			b.ReportMetric(r.preflight.Median.Seconds(), "preflight-s")
-			b.ReportMetric(bench.MiB(r.rss.Median), "peak-MiB")
-		})
+	for _, conc := range deployConcurrency {
+		var results []scaleResult
+		for _, n := range deploySizes {
+			plan := scalePlan(b, n)
+			b.Run(fmt.Sprintf("concurrency=%d/releases=%d", conc, n), func(b *testing.B) {
+				if bench.Probe(b) {
+					p := bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, "run", "--dry-run", "--offline", plan)
+					bench.Mustf(b, p.Failed(), "warm-up")
+					return
+				}
+				var walls, runs, pres []time.Duration
+				var rss []int64
+				var failures []string
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					p, failed, _ := bench.OnFreshCluster(b, func(c *localcluster.Cluster) bench.Proc {
+						return bench.Run(ctx, filepath.Dir(plan), bench.PlateEnv(s.Cache), s.Plate, "run", plan, "--kubeconfig", c.KubeconfigPath(), "-o", "json", "--concurrency", fmt.Sprint(conc))
+					})
+					failures = append(failures, failed...)
+					evs, err := bench.ParseTrace(p.Stdout)
+					bench.Mustf(b, err, "trace")
+					walls = append(walls, p.Wall)
+					runs = append(runs, bench.PassSpan(evs, "run").Duration())
+					pres = append(pres, bench.PassSpan(evs, "preflight").Duration())
+					rss = append(rss, p.MaxRSS)
+				}
+				b.StopTimer()
+				r := scaleResult{n: n, concurrency: conc, wall: bench.Summarize(walls), pass: bench.Summarize(runs), preflight: bench.Summarize(pres), rss: bench.SummarizeInts(rss), failures: failures}
+				results = append(results, r)
+				b.ReportMetric(r.wall.Median.Seconds(), "wall-s")
+				b.ReportMetric(r.pass.Median.Seconds(), "runpass-s")
+				b.ReportMetric(r.preflight.Median.Seconds(), "preflight-s")
+				b.ReportMetric(bench.MiB(r.rss.Median), "peak-MiB")
+			})
+		}
+		if len(results) > 0 {
+			bench.Report(b, fmt.Sprintf("deploy of generated plans, --concurrency %d (fresh control plane per run)", conc), machine, growth(results, true))
+		}
 	}
-	loadLine := load.Stop()
-	if len(results) > 0 {
-		bench.Report(b, "deploy of generated plans (fresh control plane per run)", machine, growth(results, true)+loadLine)
-	}
+	bench.Report(b, "deploy of generated plans: the machine's load", machine, load.Stop())
 }
 
 // growth tabulates results and how they grow between sizes: the ratio of
@@ -169,8 +192,9 @@ func growth(results []scaleResult, deploy bool) string {
 	}
 	for i := 1; i < len(results); i++ {
 		a, z := results[i-1], results[i]
-		fmt.Fprintf(&w, "%d → %d releases (×%.0f): wall ×%.2f, %s ×%.2f, peak RSS ×%.2f\n", a.n, z.n, float64(z.n)/float64(a.n),
-			bench.Ratio(z.wall, a.wall), passName, bench.Ratio(z.pass, a.pass), float64(z.rss.Median)/float64(a.rss.Median))
+		fmt.Fprintf(&w, "%d → %d releases (×%.0f): wall ×%.2f, %s ×%.2f, peak RSS ×%.2f; marginal cost of a release: %s wall, %.2f MiB\n", a.n, z.n, float64(z.n)/float64(a.n),
+			bench.Ratio(z.wall, a.wall), passName, bench.Ratio(z.pass, a.pass), float64(z.rss.Median)/float64(a.rss.Median),
+			bench.Dur((z.wall.Median-a.wall.Median)/time.Duration(z.n-a.n)), bench.MiB(z.rss.Median-a.rss.Median)/float64(z.n-a.n))
 	}
 	var xs, wall, pass, mem []float64
 	for _, r := range results {
@@ -188,12 +212,12 @@ func growth(results []scaleResult, deploy bool) string {
 	return w.String()
 }
 
-// BenchmarkDryRunInProcess runs the dry-run pass of the 200-release scale
+// BenchmarkDryRunInProcess runs the dry-run pass of the 1000-release scale
 // plan and of deploy_prod.star in this process (as `plate run --dry-run`
 // does: interp.Open, Bind, one engine pass against the local control
 // plane), so that -cpuprofile and -memprofile see plate's own code:
 //
-//	go test -run '^$' -bench DryRunInProcess/releases=200 -benchtime 3x \
+//	go test -run '^$' -bench DryRunInProcess/releases=1000 -benchtime 3x \
 //	    -cpuprofile cpu.out -memprofile mem.out ./internal/bench/scalebench/
 //	go tool pprof -top -cum scalebench.test cpu.out
 func BenchmarkDryRunInProcess(b *testing.B) {
@@ -208,7 +232,7 @@ func BenchmarkDryRunInProcess(b *testing.B) {
 	for _, tc := range []struct {
 		name, plan, root, kubeconfig string
 	}{
-		{"releases=200", scalePlan(b, 200), "", c.KubeconfigPath()},
+		{"releases=1000", scalePlan(b, 1000), "", c.KubeconfigPath()},
 		{"deploy_prod", filepath.Join(s.Root, "plans", "deploy_prod.star"), s.Root, prod},
 	} {
 		if tc.root == "" {
