@@ -48,6 +48,34 @@ func ParseKV(s string) (KV, error) {
 func declaredParams(file string, f *syntax.File) ([]*Param, error) {
 	var out []*Param
 	seen := map[string]string{}
+	top := map[*syntax.CallExpr]bool{}
+	for _, stmt := range f.Stmts {
+		switch s := stmt.(type) {
+		case *syntax.ExprStmt:
+			c, _ := s.X.(*syntax.CallExpr)
+			top[c] = true
+		case *syntax.AssignStmt:
+			c, _ := s.RHS.(*syntax.CallExpr)
+			top[c] = true
+		}
+	}
+	// A param() call anywhere else would not be known before the plan
+	// runs: say so where it is, instead of "unknown parameter" later.
+	var nested error
+	syntax.Walk(f, func(n syntax.Node) bool {
+		c, ok := n.(*syntax.CallExpr)
+		if nested != nil || !ok || top[c] {
+			return nested == nil
+		}
+		if id, ok := c.Fn.(*syntax.Ident); ok && id.Name == "param" {
+			start, _ := c.Span()
+			nested = &exit.Error{Code: exit.Usage, Pos: posString(start), Msg: "param: parameters are declared only at the top level of the plan, as statements of their own (name = param(...)); use the value afterwards: a param() inside an expression or a function is not known before the plan runs"}
+		}
+		return true
+	})
+	if nested != nil {
+		return nil, nested
+	}
 	for _, stmt := range f.Stmts {
 		var call *syntax.CallExpr
 		switch s := stmt.(type) {
