@@ -530,18 +530,26 @@ func (b *webhookBackend) injectCABundles(ctx context.Context, kubeconfig string)
 		}
 		fmt.Fprintf(b.logf, "webhook backend: caBundle injected into %s %s (%d webhook(s))\n", kind, name, len(idx))
 	}
+	// missing lists the webhooks that call a Service and have no caBundle.
+	missing := func(cfgs []admissionregistrationv1.WebhookClientConfig) []int {
+		var idx []int
+		for i, cc := range cfgs {
+			if cc.Service != nil && len(cc.CABundle) == 0 {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
 	onV := func(obj interface{}) {
 		c, ok := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration)
 		if !ok {
 			return
 		}
-		var idx []int
-		for i, w := range c.Webhooks {
-			if w.ClientConfig.Service != nil && len(w.ClientConfig.CABundle) == 0 {
-				idx = append(idx, i)
-			}
+		var cfgs []admissionregistrationv1.WebhookClientConfig
+		for _, w := range c.Webhooks {
+			cfgs = append(cfgs, w.ClientConfig)
 		}
-		if len(idx) > 0 {
+		if idx := missing(cfgs); len(idx) > 0 {
 			patch("ValidatingWebhookConfiguration", c.Name, idx, func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
 				_, err := api.ValidatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
 				return err
@@ -553,13 +561,11 @@ func (b *webhookBackend) injectCABundles(ctx context.Context, kubeconfig string)
 		if !ok {
 			return
 		}
-		var idx []int
-		for i, w := range c.Webhooks {
-			if w.ClientConfig.Service != nil && len(w.ClientConfig.CABundle) == 0 {
-				idx = append(idx, i)
-			}
+		var cfgs []admissionregistrationv1.WebhookClientConfig
+		for _, w := range c.Webhooks {
+			cfgs = append(cfgs, w.ClientConfig)
 		}
-		if len(idx) > 0 {
+		if idx := missing(cfgs); len(idx) > 0 {
 			patch("MutatingWebhookConfiguration", c.Name, idx, func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
 				_, err := api.MutatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
 				return err
