@@ -144,6 +144,12 @@ func ReleaseTargets(namespace, name string, exists bool, fallbackNamespace strin
 // Set is the leases of one run.
 type Set struct {
 	Locks []*Lock
+
+	// The reads of Check are shared: concurrent writes that ask while a
+	// check is in flight wait for it and take its answer.
+	checkMu  sync.Mutex
+	inflight chan struct{}
+	lastErr  error
 }
 
 // AcquireAll takes every target's lease, in a fixed order (namespace, then
@@ -231,13 +237,104 @@ func (s *Set) Release(ctx context.Context) error {
 // (see Lock.Check), nil while the run holds them all. The locks are
 // checked at once.
 func (s *Set) Check(ctx context.Context) error {
-	errs := make([]error, len(s.Locks))
+	if err := s.Lost(); err != nil {
+		return err
+	}
+	s.checkMu.Lock()
+	if s.inflight != nil {
+		ch := s.inflight
+		s.checkMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+		s.checkMu.Lock()
+		err := s.lastErr
+		s.checkMu.Unlock()
+		return err
+	}
+	ch := make(chan struct{})
+	s.inflight = ch
+	s.checkMu.Unlock()
+	err := s.checkAll(ctx)
+	s.checkMu.Lock()
+	s.inflight, s.lastErr = nil, err
+	s.checkMu.Unlock()
+	close(ch)
+	return err
+}
+
+// checkAll reads the leases of the set with one list per namespace (a run
+// of many releases holds as many leases: reading each before every write
+// would grow with their square), at once, and judges each lock as
+// Lock.Check does.
+func (s *Set) checkAll(ctx context.Context) error {
+	type group struct {
+		cs    kubernetes.Interface
+		ns    string
+		locks []*Lock
+	}
+	var groups []*group
+	for _, l := range s.Locks {
+		if err := l.Lost(); err != nil {
+			return err
+		}
+		if lost := l.expired(); lost != nil {
+			return lost
+		}
+		var g *group
+		for _, x := range groups {
+			if x.cs == l.cs && x.ns == l.namespace {
+				g = x
+			}
+		}
+		if g == nil {
+			g = &group{cs: l.cs, ns: l.namespace}
+			groups = append(groups, g)
+		}
+		g.locks = append(g.locks, l)
+	}
+	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
-	for i, l := range s.Locks {
+	for i, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.Check(ctx)
+			ttl := g.locks[0].ttl
+			rctx, cancel := context.WithTimeout(ctx, min(ttl/3, checkTimeout))
+			defer cancel()
+			list, err := g.cs.CoordinationV1().Leases(g.ns).List(rctx, metav1.ListOptions{})
+			if err != nil && ctx.Err() != nil {
+				return // interrupted: the write does not happen either
+			}
+			if apierrors.IsForbidden(err) {
+				// A user who may get leases but not list them: one read
+				// per lock.
+				for _, l := range g.locks {
+					if lerr := l.Check(ctx); lerr != nil {
+						errs[i] = lerr
+						return
+					}
+				}
+				return
+			}
+			byName := map[string]*coordinationv1.Lease{}
+			if err == nil {
+				for j := range list.Items {
+					byName[list.Items[j].Name] = &list.Items[j]
+				}
+			}
+			for _, l := range g.locks {
+				cur, lerr := byName[l.name], err
+				if lerr == nil && cur == nil {
+					lerr = apierrors.NewNotFound(coordinationv1.Resource("leases"), l.name)
+				}
+				if lost := l.judge(cur, lerr); lost != nil {
+					errs[i] = lost
+					return
+				}
+			}
 		}()
 	}
 	wg.Wait()
