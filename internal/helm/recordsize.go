@@ -1,7 +1,6 @@
 package helm
 
 import (
-	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
@@ -20,14 +19,35 @@ const MaxRecordSize = corev1.MaxSecretSize
 
 // recordSize is the size of the record Helm's Secret driver stores for
 // rel, computed as the driver encodes it: the release as JSON, gzipped at
-// the best compression, then base64.
+// the best compression, then base64. The best compression is slow on a
+// big manifest (a CRD-heavy chart's 5 MB: about 100 ms), so a fast
+// compression answers first when its result is at most half the limit:
+// the best compression is never larger than the fastest in practice, let
+// alone twice as large. Only a record near or over the limit pays for the
+// exact size.
 func recordSize(rel *release.Release) (int, error) {
 	b, err := json.Marshal(rel)
 	if err != nil {
 		return 0, err
 	}
-	var buf bytes.Buffer
-	w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	fast, err := gzipLen(b, gzip.BestSpeed)
+	if err != nil {
+		return 0, err
+	}
+	if n := base64.StdEncoding.EncodedLen(fast); n <= MaxRecordSize/2 {
+		return n, nil
+	}
+	best, err := gzipLen(b, gzip.BestCompression)
+	if err != nil {
+		return 0, err
+	}
+	return base64.StdEncoding.EncodedLen(best), nil
+}
+
+// gzipLen is the length of b gzipped at level.
+func gzipLen(b []byte, level int) (int, error) {
+	var n countingWriter
+	w, err := gzip.NewWriterLevel(&n, level)
 	if err != nil {
 		return 0, err
 	}
@@ -37,7 +57,14 @@ func recordSize(rel *release.Release) (int, error) {
 	if err := w.Close(); err != nil {
 		return 0, err
 	}
-	return base64.StdEncoding.EncodedLen(buf.Len()), nil
+	return int(n), nil
+}
+
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
 
 // checkRecordSize refuses a revision whose stored record would be too
