@@ -14,11 +14,23 @@ import (
 // hangingServer answers nothing until the request's context ends, as a
 // hung API server.
 func hangingServer(t *testing.T) *rest.Config {
+	cfg, _ := hangingServerArrivals(t)
+	return cfg
+}
+
+// hangingServerArrivals is hangingServer that also says when a request
+// has arrived.
+func hangingServerArrivals(t *testing.T) (*rest.Config, <-chan struct{}) {
+	arrived := make(chan struct{}, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		<-r.Context().Done()
 	}))
 	t.Cleanup(srv.Close)
-	return &rest.Config{Host: srv.URL}
+	return &rest.Config{Host: srv.URL}, arrived
 }
 
 func get(t *testing.T, cfg *rest.Config, ctx context.Context) error {
@@ -39,7 +51,7 @@ func get(t *testing.T, cfg *rest.Config, ctx context.Context) error {
 // operation's deadline, as a deadline (a timeout), and with its cancel, as
 // a cancel (an interrupt).
 func TestBindingEndsRequestsWithTheOperation(t *testing.T) {
-	cfg := hangingServer(t)
+	cfg, arrived := hangingServerArrivals(t)
 	b := new(Binding)
 	bound := Bind(cfg, b)
 
@@ -50,9 +62,12 @@ func TestBindingEndsRequestsWithTheOperation(t *testing.T) {
 		t.Errorf("deadline: got %v", err)
 	}
 
+	<-arrived // the first request's
 	op, cancelOp := context.WithCancel(context.Background())
 	b.Use(op)
-	go cancelOp()
+	// Cancelled while the request hangs (cancelled before it starts, the
+	// operation is over and the request would get the grace instead).
+	go func() { <-arrived; cancelOp() }()
 	if err := get(t, bound, context.Background()); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancel: got %v", err)
 	}
