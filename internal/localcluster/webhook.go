@@ -531,49 +531,47 @@ func (b *webhookBackend) injectCABundles(ctx context.Context, kubeconfig string)
 		fmt.Fprintf(b.logf, "webhook backend: caBundle injected into %s %s (%d webhook(s))\n", kind, name, len(idx))
 	}
 	// missing lists the webhooks that call a Service and have no caBundle.
-	missing := func(cfgs []admissionregistrationv1.WebhookClientConfig) []int {
+	// onConfig injects the caBundle into the webhooks of a Validating or
+	// Mutating WebhookConfiguration that call a Service and have none.
+	onConfig := func(obj interface{}) {
+		var kind, name string
+		var cfgs []admissionregistrationv1.WebhookClientConfig
+		var apply func(ctx context.Context, n string, pt types.PatchType, data []byte) error
+		switch c := obj.(type) {
+		case *admissionregistrationv1.ValidatingWebhookConfiguration:
+			kind, name = "ValidatingWebhookConfiguration", c.Name
+			for _, w := range c.Webhooks {
+				cfgs = append(cfgs, w.ClientConfig)
+			}
+			apply = func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
+				_, err := api.ValidatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
+				return err
+			}
+		case *admissionregistrationv1.MutatingWebhookConfiguration:
+			kind, name = "MutatingWebhookConfiguration", c.Name
+			for _, w := range c.Webhooks {
+				cfgs = append(cfgs, w.ClientConfig)
+			}
+			apply = func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
+				_, err := api.MutatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
+				return err
+			}
+		default:
+			return
+		}
 		var idx []int
 		for i, cc := range cfgs {
 			if cc.Service != nil && len(cc.CABundle) == 0 {
 				idx = append(idx, i)
 			}
 		}
-		return idx
-	}
-	onV := func(obj interface{}) {
-		c, ok := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration)
-		if !ok {
-			return
-		}
-		var cfgs []admissionregistrationv1.WebhookClientConfig
-		for _, w := range c.Webhooks {
-			cfgs = append(cfgs, w.ClientConfig)
-		}
-		if idx := missing(cfgs); len(idx) > 0 {
-			patch("ValidatingWebhookConfiguration", c.Name, idx, func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
-				_, err := api.ValidatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
-				return err
-			})
+		if len(idx) > 0 {
+			patch(kind, name, idx, apply)
 		}
 	}
-	onM := func(obj interface{}) {
-		c, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration)
-		if !ok {
-			return
-		}
-		var cfgs []admissionregistrationv1.WebhookClientConfig
-		for _, w := range c.Webhooks {
-			cfgs = append(cfgs, w.ClientConfig)
-		}
-		if idx := missing(cfgs); len(idx) > 0 {
-			patch("MutatingWebhookConfiguration", c.Name, idx, func(ctx context.Context, n string, pt types.PatchType, data []byte) error {
-				_, err := api.MutatingWebhookConfigurations().Patch(ctx, n, pt, data, metav1.PatchOptions{})
-				return err
-			})
-		}
-	}
-	_, _ = vi.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onV, UpdateFunc: func(_, n interface{}) { onV(n) }})
-	_, _ = mi.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onM, UpdateFunc: func(_, n interface{}) { onM(n) }})
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: onConfig, UpdateFunc: func(_, n interface{}) { onConfig(n) }}
+	_, _ = vi.AddEventHandler(handler)
+	_, _ = mi.AddEventHandler(handler)
 	f.Start(ctx.Done())
 	<-ctx.Done()
 	f.Shutdown()
